@@ -1,0 +1,28 @@
+"""nblib: the library behind the course on learning with noisy labels.
+
+Data flows loader -> noise -> model + loss -> train -> results -> plots / widgets:
+
+    import nblib
+    data = nblib.data.load("mnist1d")                                    # tensors on nblib.device()
+    T = nblib.noise.transition_matrix("symmetric", data.num_classes, 0.4)
+    noisy, flipped = nblib.noise.corrupt_labels(data.y_train, T, seed=0)
+    model = nblib.models.make_model("auto", data, seed=0)
+    hist = nblib.fit(model, data, loss="gce", y_train=noisy, epochs=30)
+
+Submodules: losses, noise, estimate, data, models, train, sweep, plots, widgets, exercises.
+``plots``, ``widgets``, ``sweep`` and ``exercises`` load on first use (they pull matplotlib / ipywidgets).
+"""
+import importlib
+
+from ._device import device
+from . import losses, noise, estimate, data, models, train
+from .train import fit
+
+__version__ = "0.1.0"
+_LAZY = ("plots", "widgets", "sweep", "exercises")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'nblib' has no attribute {name!r}")
