@@ -1,0 +1,274 @@
+"""Label noise: transition matrices T and the corruption of clean labels with them.
+
+Convention (used everywhere in nblib): ``T[i, j] = P(noisy = j | true = i)``, rows sum to 1.
+
+Noise models (Patrini et al. 2017; also used by GCE and APL), rate eta:
+
+- symmetric:   T = (1 - eta) I + eta / (K - 1) (11^T - I)   the label never lands on the true class,
+               so the expected flip rate is eta. Variant ``include_true=True``:
+               T = (1 - eta) I + eta / K 11^T                the uniform draw may hit the true class,
+               so the expected flip rate is only eta (K - 1) / K.
+- pair:        i -> (i + 1) mod K with probability eta.
+- asymmetric:  a named map {src: dst}, T[src, src] = 1 - eta, T[src, dst] = eta, other rows identity.
+               ``mnist``/``digits`` 7->1, 2->7, 5<->6, 3->8; ``cifar10`` truck->automobile (9->1),
+               bird->airplane (2->0), deer->horse (4->7), cat<->dog (3<->5); ``cifar100`` each fine
+               class -> the next fine class of its *real* superclass (cyclic within the 5). The
+               official codes use blocks of 5 consecutive indices, which are not superclasses,
+               because the fine labels are in alphabetical order.
+
+The expected flip rate of T under a class prior pi is  1 - sum_i pi_i T[i, i]. The realised rate of a
+particular corruption differs from it by sampling error (``exact=False``) or rounding (``exact=True``),
+so always report ``realised_rate`` next to the nominal rate.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from ._checks import check_choice, check_in_range, check_int, check_labels, check_transition_matrix
+
+NOISE_KINDS = ("symmetric", "pair", "asymmetric")
+ROUND_TOL = 1e-9  # float slack: 0.3 * 10 = 2.9999999999999996 counts as 3, near-ties as ties
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+
+CIFAR100_FINE_NAMES = (
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
+    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
+    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup",
+    "dinosaur", "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house",
+    "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man",
+    "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange", "orchid",
+    "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy",
+    "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal",
+    "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider", "squirrel", "streetcar",
+    "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
+    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+)
+
+# The 20 coarse classes in their official order (coarse label c is the c-th key), by fine names.
+CIFAR100_SUPERCLASS_NAMES = {
+    "aquatic_mammals": ("beaver", "dolphin", "otter", "seal", "whale"),
+    "fish": ("aquarium_fish", "flatfish", "ray", "shark", "trout"),
+    "flowers": ("orchid", "poppy", "rose", "sunflower", "tulip"),
+    "food_containers": ("bottle", "bowl", "can", "cup", "plate"),
+    "fruit_and_vegetables": ("apple", "mushroom", "orange", "pear", "sweet_pepper"),
+    "household_electrical_devices": ("clock", "keyboard", "lamp", "telephone", "television"),
+    "household_furniture": ("bed", "chair", "couch", "table", "wardrobe"),
+    "insects": ("bee", "beetle", "butterfly", "caterpillar", "cockroach"),
+    "large_carnivores": ("bear", "leopard", "lion", "tiger", "wolf"),
+    "large_man-made_outdoor_things": ("bridge", "castle", "house", "road", "skyscraper"),
+    "large_natural_outdoor_scenes": ("cloud", "forest", "mountain", "plain", "sea"),
+    "large_omnivores_and_herbivores": ("camel", "cattle", "chimpanzee", "elephant", "kangaroo"),
+    "medium_mammals": ("fox", "porcupine", "possum", "raccoon", "skunk"),
+    "non-insect_invertebrates": ("crab", "lobster", "snail", "spider", "worm"),
+    "people": ("baby", "boy", "girl", "man", "woman"),
+    "reptiles": ("crocodile", "dinosaur", "lizard", "snake", "turtle"),
+    "small_mammals": ("hamster", "mouse", "rabbit", "shrew", "squirrel"),
+    "trees": ("maple_tree", "oak_tree", "palm_tree", "pine_tree", "willow_tree"),
+    "vehicles_1": ("bicycle", "bus", "motorcycle", "pickup_truck", "train"),
+    "vehicles_2": ("lawn_mower", "rocket", "streetcar", "tank", "tractor"),
+}
+# CIFAR100_SUPERCLASSES[c] = sorted fine-label indices of coarse class c (derived from the names).
+CIFAR100_SUPERCLASSES = tuple(tuple(sorted(CIFAR100_FINE_NAMES.index(n) for n in names))
+                              for names in CIFAR100_SUPERCLASS_NAMES.values())
+
+_MNIST_MAP = {7: 1, 2: 7, 5: 6, 6: 5, 3: 8}
+ASYMMETRIC_MAPS = {
+    "mnist": _MNIST_MAP,
+    "digits": dict(_MNIST_MAP),
+    "cifar10": {9: 1, 2: 0, 4: 7, 3: 5, 5: 3},
+    "cifar100": {g[k]: g[(k + 1) % len(g)] for g in CIFAR100_SUPERCLASSES for k in range(len(g))},
+}
+
+
+def _check_mapping(mapping, num_classes: int) -> dict:
+    """Resolve a map name (or a {src: dst} dict) and check every class index is < num_classes."""
+    if isinstance(mapping, str):
+        mapping = ASYMMETRIC_MAPS[check_choice("mapping", mapping, ASYMMETRIC_MAPS)]
+    if not isinstance(mapping, dict) or not mapping:
+        raise ValueError(f"mapping must be one of {tuple(ASYMMETRIC_MAPS)} or a non-empty {{src: dst}} dict, "
+                         f"got {mapping!r}")
+    for src, dst in mapping.items():
+        for c in (src, dst):
+            check_int("mapping class", c)
+            if not 0 <= c < num_classes:
+                raise ValueError(f"mapping classes must be in [0, {num_classes - 1}] for num_classes="
+                                 f"{num_classes}, got {src}->{dst} (use a larger num_classes or another map)")
+        if src == dst:
+            raise ValueError(f"mapping must send a class to another class, got {src}->{dst}")
+    return mapping
+
+
+def transition_matrix(kind: str, num_classes: int, rate: float, *, include_true: bool = False,
+                      mapping="mnist") -> np.ndarray:
+    """Noise transition matrix T (K, K), ``T[i, j] = P(noisy = j | true = i)``, float64.
+
+    kind="symmetric":  T = (1 - rate) I + rate / (K - 1) (11^T - I); flip rate = rate.
+        include_true=True: T = (1 - rate) I + rate / K 11^T; the uniform draw can land on the true
+        class, so the *realised* flip rate is rate (K - 1) / K, not rate.
+    kind="pair":       T[i, i] = 1 - rate, T[i, (i + 1) mod K] = rate.
+    kind="asymmetric": for each src -> dst of ``mapping`` (a name in ``ASYMMETRIC_MAPS`` or a dict)
+        T[src, src] = 1 - rate, T[src, dst] = rate; every other row is the identity row.
+
+    ``rate`` must be in [0, 1]. A ``UserWarning`` is raised when some row has T[i, i] <= T[i, j] for a
+    j != i (symmetric with rate >= (K - 1) / K, pair/asymmetric with rate >= 1/2): the true class is
+    then no longer the most likely noisy label, and the robustness guarantees of symmetric losses
+    (Ghosh et al. 2017: 1 - eta_i > eta_ij) no longer hold.
+    """
+    check_choice("kind", kind, NOISE_KINDS)
+    K = check_int("num_classes", num_classes, 2)
+    check_in_range("rate", rate, 0, 1)
+    if kind == "symmetric":
+        if include_true:
+            T = (1 - rate) * np.eye(K) + rate / K * np.ones((K, K))
+        else:
+            T = (1 - rate) * np.eye(K) + rate / (K - 1) * (np.ones((K, K)) - np.eye(K))
+    else:
+        pairs = {i: (i + 1) % K for i in range(K)} if kind == "pair" else _check_mapping(mapping, K)
+        T = np.eye(K)
+        for src, dst in pairs.items():
+            T[src, src], T[src, dst] = 1 - rate, rate
+    off = T - np.diag(np.diag(T))
+    if np.any((off.max(axis=1) > 0) & (np.diag(T) <= off.max(axis=1) + ROUND_TOL)):
+        warnings.warn(f"{kind} noise with rate={rate} for K={K}: some true class is no more likely than a "
+                      f"wrong one (T[i, i] <= T[i, j]); labels are not recoverable by majority", stacklevel=2)
+    return T
+
+
+def _to_numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def _round_half_up(x):
+    return np.floor(np.asarray(x) + 0.5 + ROUND_TOL).astype(np.int64)
+
+
+def _exact_counts(row: np.ndarray, i: int, n: int) -> np.ndarray:
+    """Integer counts c (sum n) for class i: c_i = n - round(n (1 - T[i, i])) and the flips are split by
+    largest remainder, so every |c_j - n T[i, j]| < 1 and no count goes to a zero-probability class."""
+    quota = row * n
+    counts = np.floor(quota + ROUND_TOL).astype(np.int64)
+    flips = int(_round_half_up(n * (1 - row[i])))
+    counts[i] = n - flips
+    frac = quota - counts
+    frac[i] = -np.inf
+    frac[row == 0] = -np.inf
+    short = flips - (counts.sum() - counts[i])  # flips still to hand out, one each, by largest remainder
+    counts[np.argsort(-frac, kind="stable")[:short]] += 1
+    return counts
+
+
+def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
+    """Corrupt clean labels with transition matrix T; return ``(noisy, flipped_mask)``.
+
+    ``labels``: integer class indices in [0, K) (torch tensor, NumPy array or list). The output keeps
+    the type: a tensor comes back as a tensor of the same dtype on the same device (mask: bool tensor),
+    anything else as NumPy arrays.
+
+    exact=False (Patrini): each label is drawn independently, noisy_n ~ Categorical(T[y_n]), using
+    cumulative row sums and one uniform draw per sample. Per-class flip counts are binomial.
+    exact=True: for each class i with n_i samples, exactly m_i = round(n_i (1 - T[i, i])) samples
+    (round half up) are flipped, split among j != i by largest remainder of n_i T[i, j] (each count is
+    within 1 of n_i T[i, j]); which samples get which label is a random permutation.
+    The APL code flips exactly int(eta n_c) per class, *sequentially* (cat -> dog, then dog -> cat on
+    the already-flipped labels), which biases the realised T; here every class is flipped from the
+    clean labels at once.
+
+    Randomness comes only from ``numpy.random.default_rng(seed)``; global RNG state is untouched.
+    """
+    T = check_transition_matrix(T)
+    K = T.shape[0]
+    check_labels(labels, K, name="labels")
+    seed = check_int("seed", seed, 0)
+    y = _to_numpy(labels)
+    shape, y = y.shape, y.reshape(-1).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    if exact:
+        noisy = np.empty_like(y)
+        for i in range(K):
+            idx = np.flatnonzero(y == i)
+            if idx.size:
+                noisy[rng.permutation(idx)] = np.repeat(np.arange(K), _exact_counts(T[i], i, idx.size))
+    else:
+        cum = np.cumsum(T, axis=1)
+        last = K - 1 - np.argmax(T[:, ::-1] > 0, axis=1)  # last class with T[i, j] > 0
+        u = rng.random(y.size)
+        noisy = np.minimum((u[:, None] >= cum[y]).sum(axis=1), last[y])
+    noisy = noisy.reshape(shape)
+    flipped = noisy != y.reshape(shape)
+    if isinstance(labels, torch.Tensor):
+        return (torch.as_tensor(noisy, device=labels.device).to(labels.dtype),
+                torch.as_tensor(flipped, device=labels.device))
+    return noisy.astype(np.asarray(labels).dtype, copy=False), flipped
+
+
+def _pair(clean, noisy):
+    c, n = _to_numpy(clean), _to_numpy(noisy)
+    if c.shape != n.shape:
+        raise ValueError(f"clean and noisy must have the same shape, got {c.shape} and {n.shape}")
+    if c.size == 0:
+        raise ValueError("clean must contain at least one label, got an empty array")
+    return c.reshape(-1), n.reshape(-1)
+
+
+def realised_rate(clean, noisy) -> float:
+    """Fraction of labels that differ: mean(noisy != clean)."""
+    c, n = _pair(clean, noisy)
+    return float(np.mean(c != n))
+
+
+def empirical_transition(clean, noisy, num_classes: int) -> np.ndarray:
+    """Empirical T: ``T_emp[i, j] = #{clean = i, noisy = j} / #{clean = i}`` (float64 (K, K)).
+
+    Rows of classes that do not occur in ``clean`` are NaN (there is nothing to estimate them from).
+    """
+    K = check_int("num_classes", num_classes, 2)
+    check_labels(clean, K, name="clean")
+    check_labels(noisy, K, name="noisy")
+    c, n = _pair(clean, noisy)
+    counts = np.bincount(c.astype(np.int64) * K + n.astype(np.int64), minlength=K * K).reshape(K, K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts / counts.sum(axis=1, keepdims=True)
+
+
+def expected_flip_rate(T, class_prior=None) -> float:
+    """Expected fraction of flipped labels, 1 - sum_i pi_i T[i, i].
+
+    ``class_prior`` pi defaults to uniform (1/K each); it is normalised to sum 1, so class counts
+    (e.g. ``np.bincount(y)``) work too.
+    """
+    T = check_transition_matrix(T)
+    K = T.shape[0]
+    if class_prior is None:
+        pi = np.full(K, 1.0 / K)
+    else:
+        pi = np.asarray(_to_numpy(class_prior), dtype=np.float64)
+        if pi.shape != (K,) or not np.all(np.isfinite(pi)) or np.any(pi < 0) or pi.sum() <= 0:
+            raise ValueError(f"class_prior must be {K} finite non-negative weights with a positive sum, "
+                             f"got {class_prior!r}")
+        pi = pi / pi.sum()
+    return float(1 - pi @ np.diag(T))
+
+
+def noise_summary(T, class_prior=None) -> dict:
+    """A few numbers that describe T, for printing next to a heatmap.
+
+    expected_flip_rate: 1 - sum_i pi_i T[i, i] (uniform pi by default);
+    min_diagonal, max_off_diagonal: is every true class still the most likely noisy label?
+    diagonally_dominant: T[i, i] > T[i, j] for all j != i (the condition of Ghosh et al. 2017);
+    condition_number: cond(T) (inf if singular); large values make backward correction (T^-1) noisy.
+    """
+    T = check_transition_matrix(T)
+    off = T - np.diag(np.diag(T))
+    return {
+        "num_classes": T.shape[0],
+        "expected_flip_rate": expected_flip_rate(T, class_prior),
+        "min_diagonal": float(np.diag(T).min()),
+        "max_off_diagonal": float(off.max()),
+        "diagonally_dominant": bool(np.all(np.diag(T) > off.max(axis=1))),
+        "condition_number": float(np.linalg.cond(T)),
+    }
