@@ -30,7 +30,7 @@ from torch import nn
 
 from ._checks import check_choice, check_in_range, check_int, check_labels
 from ._device import device as default_device
-from .losses import Loss, make_loss
+from .losses import Loss, TruncatedLq, make_loss
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -151,9 +151,12 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
         optimizer, lr, weight_decay, schedule ("constant" or "cosine"), grad_clip (max gradient
             norm, as the APL code's 5.0), batch_size, epochs: the usual.
         sample_weight: optional per-sample weights (N,) multiplying each sample's loss; the loop
-            reports and minimises mean_i(w_i L_i). Truncated Lq (``loss="tgce"``) creates them
-            and refreshes them by :class:`TruncationSchedule` from ``prune_start`` (default:
-            a third of the run) every ``prune_every`` epochs (default: a twelfth of the run).
+            reports and minimises mean_i(w_i L_i). For truncated Lq (``loss="tgce"``) they are
+            the pruning weights instead, passed to the loss as w Lq(p_y) + (1 - w) Lq(k): all 1
+            at the start (plain Lq, as in the paper), refreshed by :class:`TruncationSchedule`
+            from ``prune_start`` (default: a third of the run) every ``prune_every`` epochs
+            (default: a twelfth of the run). Pass your own tensor to read the final weights
+            (0 = pruned) after training: it is updated in place.
         callback: called as ``callback(epoch, model, history)`` after each epoch; returning
             True stops training early.
         progress: show a tqdm bar (turn off in tests and sweeps).
@@ -189,7 +192,8 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
         sample_weight = torch.as_tensor(sample_weight, dtype=torch.float32).to(dev)
         if sample_weight.shape != y.shape:
             raise ValueError(f"sample_weight must have shape {tuple(y.shape)}, got {tuple(sample_weight.shape)}")
-    if loss_fn.name == "tgce":
+    truncated = isinstance(loss_fn, TruncatedLq)
+    if truncated:
         if sample_weight is None:
             sample_weight = torch.ones(len(y), device=dev)
         schedule_cb = TruncationSchedule(sample_weight, x, y, loss_fn.params["k"],
@@ -220,9 +224,12 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
             idx = perm[start:start + batch_size]
             logits = model(x[idx])
             logits.retain_grad()
-            per_sample = loss_fn(logits, y[idx], reduction="none")
-            if sample_weight is not None:
-                per_sample = per_sample * sample_weight[idx]
+            if truncated:    # w Lq(p_y) + (1 - w) Lq(k): w = 1 is plain Lq, w = 0 pruned (no gradient)
+                per_sample = loss_fn(logits, y[idx], reduction="none", weights=sample_weight[idx])
+            else:
+                per_sample = loss_fn(logits, y[idx], reduction="none")
+                if sample_weight is not None:
+                    per_sample = per_sample * sample_weight[idx]
             batch_loss = per_sample.mean()
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
