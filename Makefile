@@ -1,17 +1,44 @@
 # The course's two commands: `make lab` opens it, `make test` checks it.
 # Both create .venv and install everything on first use; later runs are quick no-ops.
+#
+#   make setup      .venv with nblib and its test tools (done by every target that needs it)
+#   make lab        JupyterLab on notebooks/00_start_here.ipynb
+#   make test       everything CI runs: unit, notebooks, colab, e2e (two at a time where they can)
+#   make unit       pytest tests (unit, property and static notebook checks; not the browser test)
+#   make notebooks  execute every notebook with nbval-lax in .venv
+#   make e2e        JupyterLab in a real browser (Debian chromium): run all cells, move sliders
+#   make colab      execute every notebook with nbval-lax in .venv-colab (Colab's ipywidgets 7.7.1,
+#                   matplotlib 3.10.0); make colab-env only builds that environment
+#   make figures    the README figures in docs/figures/, drawn by nblib's own plot functions
+#   make stamp      rewrite each notebook's Colab cell and badge from [project.urls] Repository
+#   make bench      the speed benchmarks (benchmarks/run_all.py)
+#   make results    the sweep results lesson 6 loads (data/results/; only the missing runs)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 KERNEL := nblib
+PYTEST_FLAGS ?= -q -p no:cacheprovider
+# pip's output goes to a log that is shown only when pip fails (quiet CI logs)
+QUIET_PIP = > $(1)/pip.log 2>&1 || { cat $(1)/pip.log; exit 1; }
 
-.PHONY: lab test unit notebooks setup clean-venv
+# Colab's environment: ipywidgets 7.7.1 and the oldest matplotlib the course supports (what Colab
+# ships); torch keeps the pin of pyproject.toml as the CPU build ("+cpu": PyPI has no such file, so
+# pip can never fall back to a CUDA build; it comes from pip's find-links, or set
+# TORCH_INDEX="--extra-index-url https://download.pytorch.org/whl/cpu").
+COLAB_VENV   := .venv-colab
+COLAB_BIN    := $(COLAB_VENV)/bin
+COLAB_STAMP  := $(COLAB_VENV)/.installed
+COLAB_PINS   := ipywidgets==7.7.1 matplotlib==3.10.0
+TORCH_PIN    := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)+cpu
+TORCH_INDEX  ?=
+
+.PHONY: lab test unit notebooks e2e colab colab-env figures stamp bench results setup clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --upgrade pip $(call QUIET_PIP,$(VENV))
+	$(BIN)/python -m pip install -q -e ".[test,cluster]" $(call QUIET_PIP,$(VENV))
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (nblib)"
 	touch $(STAMP)
 
@@ -20,15 +47,71 @@ setup: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
 
+# A test stage runs its CMD and says how long it took: "== make unit: passed in 42 s".
+TIMED = start=$$(date +%s); echo "== make $@: $(CMD)"; $(CMD); rc=$$?; \
+	echo "== make $@: $$([ $$rc = 0 ] && echo passed || echo FAILED) in $$(( $$(date +%s) - start )) s"; exit $$rc
+
+unit: CMD = $(BIN)/python -m pytest tests --ignore=tests/e2e $(PYTEST_FLAGS)
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+	@$(TIMED)
 
+notebooks: CMD = $(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks $(PYTEST_FLAGS)
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval-lax notebooks -q -p no:cacheprovider
+	@$(TIMED)
 
+# One JupyterLab server, one browser, notebooks in sequence; screenshots in test-output/e2e/.
+# Skips with a message when no chromium is installed (fails instead when CI=true).
+e2e: CMD = $(BIN)/python -m pytest tests/e2e $(PYTEST_FLAGS) -rs
+e2e: $(STAMP)
+	@$(BIN)/python -c "import playwright" 2>/dev/null || \
+	  $(BIN)/python -m pip install -q playwright $(call QUIET_PIP,$(VENV))
+	@$(TIMED)
+
+$(COLAB_STAMP): pyproject.toml Makefile
+	test -x $(COLAB_BIN)/python || $(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_BIN)/python -m pip install -q --upgrade pip $(call QUIET_PIP,$(COLAB_VENV))
+	$(COLAB_BIN)/python -m pip install -q -e ".[test]" $(COLAB_PINS) "$(TORCH_PIN)" $(TORCH_INDEX) $(call QUIET_PIP,$(COLAB_VENV))
+	$(COLAB_BIN)/python -c "import torch, ipywidgets, matplotlib; \
+	  assert torch.version.cuda is None, 'the Colab test env must use the CPU torch build'; \
+	  print('colab env: torch', torch.__version__, 'ipywidgets', ipywidgets.__version__, 'matplotlib', matplotlib.__version__)"
+	touch $(COLAB_STAMP)
+
+colab-env: $(COLAB_STAMP)
+
+# nblib goes into .venv-colab the way the notebooks' Colab cell installs it: a regular (not editable)
+# install of the repository's files (`pip install --no-deps "nblib @ git+<Repository>"`), so a
+# notebook that needs a file the package does not ship fails here as it would on Colab.
+COLAB_SRC := $(COLAB_VENV)/src
+colab: CMD = $(COLAB_BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks $(PYTEST_FLAGS)
+colab: $(COLAB_STAMP)
+	@rm -rf $(COLAB_SRC) && mkdir -p $(COLAB_SRC)
+	@git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(COLAB_SRC)
+	@$(COLAB_BIN)/python -m pip install -q --no-deps --force-reinstall $(COLAB_SRC) $(call QUIET_PIP,$(COLAB_VENV))
+	@$(TIMED)
+
+figures: $(STAMP)
+	$(BIN)/python tools/readme_figures.py
+
+stamp: $(STAMP)
+	$(BIN)/python tools/stamp_colab.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+# the stored sweep results lesson 6 loads (data/results/; computes only the missing runs)
+results: $(STAMP)
+	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep digits-classroom --engine vmap --stack-by cell --threads 1
+	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep mnist1d-classroom --threads 1 --workers 2
+
+# Everything CI runs. Notebook cells train on one thread, so on a 2-core machine two stages run side
+# by side (output grouped per stage): the unit tests while the Colab env installs, then the nbval
+# runs of both environments; the browser test (server + chromium + kernel) runs alone, last.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -q
-	$(BIN)/python -m pytest --nbval-lax notebooks -q -p no:cacheprovider
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -j2 -O unit colab-env && \
+	$(MAKE) --no-print-directory -j2 -O notebooks colab && \
+	$(MAKE) --no-print-directory e2e; rc=$$?; \
+	echo "== make test: $$([ $$rc = 0 ] && echo passed || echo FAILED) in $$(( $$(date +%s) - start )) s"; exit $$rc
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(COLAB_VENV)

@@ -1,0 +1,67 @@
+"""Execution time of each course notebook, top to bottom, in a fresh kernel (outputs not saved).
+
+Writes the table to data/results/notebook_times.md (the README shows it) and prints it.
+
+    python benchmarks/bench_notebooks.py [--timeout 900]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import time
+
+from _common import RESULTS, ROOT, machine, md_table
+
+NOTEBOOKS = ROOT / "notebooks"
+LESSONS = ("01", "02", "03", "04", "05", "06")
+
+
+def time_notebook(path, timeout: int = 900) -> float:
+    """Seconds to execute ``path`` in a fresh kernel (working directory: the notebook's folder)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    t0 = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - t0
+
+
+def run(timeout: int = 900) -> list[dict]:
+    rows = []
+    for lesson in LESSONS:
+        found = sorted(NOTEBOOKS.glob(f"{lesson}_*.ipynb"))
+        if not found:
+            rows.append(dict(notebook=f"{lesson}_… (missing)", seconds=None, status="missing"))
+            continue
+        try:
+            rows.append(dict(notebook=found[0].name, seconds=time_notebook(found[0], timeout), status="ok"))
+        except Exception as e:  # a failing or too slow notebook is reported, not fatal for the other five
+            status = f"over {timeout} s" if "Timeout" in type(e).__name__ else f"error: {type(e).__name__}"
+            rows.append(dict(notebook=found[0].name, seconds=None, status=status))
+        print(f"{rows[-1]['notebook']}: {rows[-1]['seconds'] or float('nan'):.0f} s ({rows[-1]['status']})", flush=True)
+    return rows
+
+
+def report(rows) -> str:
+    return md_table(["notebook", "execution time (s)", "status"],
+                    [[r["notebook"], "" if r["seconds"] is None else f"{r['seconds']:.0f}", r["status"]] for r in rows])
+
+
+def write(rows, path=RESULTS / "notebook_times.md") -> str:
+    text = (f"# Notebook execution times\n\nEach notebook executed top to bottom in a fresh kernel by "
+            f"`make bench` (`python benchmarks/bench_notebooks.py`) on {datetime.date.today()}: {machine()}.\n"
+            f"The machine was shared with other jobs, so times vary by tens of percent from run to run.\n\n"
+            f"{report(rows)}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--timeout", type=int, default=900)
+    a = ap.parse_args()
+    print(write(run(a.timeout)))

@@ -1,0 +1,109 @@
+"""Answer checks for lesson 2 (CCE vs MAE gradients).
+
+Each ``check_*`` prints whether the answer is right (and a hint if not) and returns True/False.
+
+1. ``check_ce_logit_gradient``: dCCE/dz for the logits ``EX1_LOGITS`` and label ``EX1_LABEL``
+   (p - e_y), by hand with NumPy.
+2. ``check_gradient_ratio``: how many times larger is CCE's parameter gradient than MAE's
+   (2 - 2 p_y) for a sample with p_y = ``EX2_P_Y``?  1 / (2 p_y).
+3. ``check_mae_peak``: at which p_y is MAE's logit gradient |dMAE/dz_y| = 2 p_y (1 - p_y) largest?
+4. ``check_symmetric_losses``: which of ``EX4_CANDIDATES`` are symmetric (sum_k L(f(x), k) constant)?
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .. import losses as _losses
+from .lesson01 import _feedback, _number, _unanswered  # the shared feedback helpers of the course's checks
+
+__all__ = ["EX1_LOGITS", "EX1_LABEL", "EX2_P_Y", "EX4_CANDIDATES", "check_ce_logit_gradient",
+           "check_gradient_ratio", "check_mae_peak", "check_symmetric_losses"]
+
+EX1_LOGITS = (2.0, 1.0, 0.1)
+EX1_LABEL = 1
+EX2_P_Y = 0.05
+EX4_CANDIDATES = ("ce", "mae", "gce", "rce", "nce", "fl")
+TOL = 1e-3          # absolute tolerance for numeric answers
+REL_TOL = 0.01      # relative tolerance for the ratio
+SYM_SAMPLES = 128   # random inputs on which the symmetry gap is measured (float64)
+SYM_TOL = 1e-6      # a gap below this is rounding: the loss is symmetric
+
+
+def _ce_logit_gradient() -> np.ndarray:
+    z = torch.tensor([EX1_LOGITS], dtype=torch.float64, requires_grad=True)
+    _losses.ce(z, torch.tensor([EX1_LABEL]), reduction="sum").backward()
+    return z.grad[0].numpy()
+
+
+def check_ce_logit_gradient(answer) -> bool:
+    """Exercise 1: the vector dCCE/dz (length K) for logits ``EX1_LOGITS`` and label ``EX1_LABEL``."""
+    if _unanswered(answer):
+        return False
+    a = np.asarray(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer, dtype=np.float64)
+    want = _ce_logit_gradient()
+    if a.shape != want.shape:
+        return _feedback(False, "", f"The gradient has one entry per class: shape {want.shape}, got {a.shape}.")
+    if np.allclose(a, -want, atol=TOL):
+        return _feedback(False, "", "Right size, wrong sign: the gradient is p - e_y (descent moves z by -(p - e_y)).")
+    return _feedback(np.allclose(a, want, atol=TOL),
+                     f"dCCE/dz = p - e_y = {np.round(want, 3).tolist()}: the label's logit is pushed up by "
+                     "1 - p_y, every other logit down by its own probability; the entries sum to 0.",
+                     "Hint: p = softmax(z) = exp(z) / exp(z).sum(); then subtract 1 at the label's index.")
+
+
+def check_gradient_ratio(answer) -> bool:
+    """Exercise 2: ||dCCE/dtheta|| / ||dMAE/dtheta|| for one sample with p_y = ``EX2_P_Y`` (MAE = 2 - 2 p_y)."""
+    if _unanswered(answer):
+        return False
+    a = _number(answer)
+    want = 1 / float(_losses.analytic_weight("mae", EX2_P_Y))   # CCE's weight is 1
+    return _feedback(abs(a - want) <= REL_TOL * want,
+                     f"dCCE/dtheta = -(1/p_y) dp_y/dtheta and dMAE/dtheta = -2 dp_y/dtheta, so the ratio is "
+                     f"1/(2 p_y) = {want:g}: a sample the model finds implausible pulls {want:g} times harder "
+                     "under CCE.",
+                     "Hint: both gradients point along dp_y/dtheta; compare the factors 1/p_y and 2."
+                     + (" (That is MAE's size relative to CCE; the question asks the other way round.)"
+                        if abs(a - 1 / want) <= REL_TOL / want else ""))
+
+
+def check_mae_peak(answer) -> bool:
+    """Exercise 3: the p_y in (0, 1) that maximises MAE's logit gradient |dMAE/dz_y| = 2 p_y (1 - p_y)."""
+    if _unanswered(answer):
+        return False
+    a = _number(answer)
+    p = np.linspace(0, 1, 100001)
+    want = float(p[np.argmax(p * (1 - p))])
+    return _feedback(abs(a - want) <= TOL,
+                     "d/dp [2p(1 - p)] = 2 - 4p = 0 at p_y = 1/2. MAE ignores samples it finds implausible "
+                     "(p_y near 0) as well as the ones it already fits (p_y near 1): robust to flipped labels, "
+                     "but slow to start, since a fresh network has p_y near 1/K.",
+                     "Hint: differentiate 2 p (1 - p) with respect to p and set it to 0.")
+
+
+@lru_cache(maxsize=1)
+def _symmetric_candidates() -> frozenset:
+    z = torch.randn(SYM_SAMPLES, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 3
+    return frozenset(n for n in EX4_CANDIDATES if _losses.symmetry_gap(n, z) < SYM_TOL)
+
+
+def check_symmetric_losses(answer) -> bool:
+    """Exercise 4: the set of names among ``EX4_CANDIDATES`` whose sum over all labels,
+    sum_k L(f(x), k), is the same for every x (use ``nblib.losses.symmetry_gap``)."""
+    if _unanswered(answer):
+        return False
+    if isinstance(answer, str):
+        answer = [answer]
+    a = {str(n).lower() for n in answer}
+    unknown = a - set(EX4_CANDIDATES)
+    if unknown:
+        raise ValueError(f"answer must name losses among {EX4_CANDIDATES}, got {sorted(unknown)}")
+    want = _symmetric_candidates()
+    missing, extra = sorted(want - a), sorted(a - want)
+    return _feedback(a == want,
+                     f"{sorted(want)} are symmetric: MAE and RCE are affine in p_y (sum_k (1 - p_k) = K - 1), and "
+                     "NCE is normalized. CE, GCE (q < 1) and FL are not.",
+                     (f"Missing: {missing}. " if missing else "") + (f"Not symmetric: {extra}. " if extra else "")
+                     + "Hint: symmetry_gap(name, logits) is 0 up to float rounding (below ~1e-4 in float32) for a symmetric loss.")

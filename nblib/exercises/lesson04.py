@@ -1,0 +1,118 @@
+"""Answer checks for lesson 4 (normalized losses and Active-Passive losses).
+
+Each ``check_*`` prints whether the answer is right and a hint or the reason, and returns True/False.
+The expected values come from ``nblib.losses`` itself, so they follow the variants nblib uses.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import losses as L
+
+__all__ = ["check_mae_class_sum", "check_nrce_class_sum", "check_nce", "check_active_passive", "ACTIVE", "PASSIVE"]
+
+ACTIVE = frozenset({"ce", "fl", "nce", "nfl"})
+PASSIVE = frozenset({"mae", "rce", "nmae", "nrce"})
+REL_TOL = 1e-3          # numeric answers may be rounded to about 3 significant digits
+FN_TOL = 1e-5           # a student's loss function must match nblib's to this absolute tolerance
+CHECK_SAMPLES = 256     # random predictions used to test a student's function
+
+
+def _number(answer, name="answer"):
+    try:
+        return float(answer)
+    except (TypeError, ValueError):
+        print(f"Please give a number for {name}, got {answer!r}.")
+        return None
+
+
+def _verdict(ok: bool, good: str, bad: str) -> bool:
+    print(("Correct! " + good) if ok else ("Not yet. " + bad))
+    return ok
+
+
+def _class_sum(loss: str, num_classes: int) -> float:
+    """sum_k L(f(x), k) of an nblib loss (a symmetric one: the same for every x), on one random x."""
+    z = torch.randn(1, num_classes, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return float(L.class_sums(loss, z)[0])
+
+
+def check_mae_class_sum(answer, num_classes: int = 10) -> bool:
+    """Exercise: sum_k MAE(f(x), k) for nblib's MAE (2 - 2 p_y) with ``num_classes`` classes."""
+    value = _number(answer)
+    if value is None:
+        return False
+    expected = _class_sum("mae", num_classes)
+    return _verdict(math.isclose(value, expected, rel_tol=REL_TOL),
+                    f"sum_k (2 - 2 p_k) = 2K - 2 sum_k p_k = 2K - 2 = {expected:g}, whatever p is: MAE is symmetric.",
+                    "Write sum_k (2 - 2 p_k) and use sum_k p_k = 1.")
+
+
+def check_nrce_class_sum(answer, num_classes: int = 10) -> bool:
+    """Exercise: sum_k NRCE(f(x), k) for nblib's NRCE = A (1 - p_y) / (4 (K - 1)), A = -ln(1e-4)."""
+    value = _number(answer)
+    if value is None:
+        return False
+    expected = _class_sum("nrce", num_classes)
+    return _verdict(math.isclose(value, expected, rel_tol=REL_TOL),
+                    f"A (K - 1) / (4 (K - 1)) = A / 4 = {expected:.4f}: constant (symmetric), but not 1, because "
+                    "the code's A = ln(1e4) ~ 9.21 is not the paper's 4.",
+                    "sum_k (1 - p_k) = K - 1; multiply by A / (4 (K - 1)) with A = nblib.losses.RCE_A.")
+
+
+def check_nce(fn, num_classes: int = 10) -> bool:
+    """Exercise: ``fn(logits, targets)`` returns the per-sample NCE, shape (N,), from raw logits."""
+    gen = torch.Generator().manual_seed(1)
+    z = 3 * torch.randn(CHECK_SAMPLES, num_classes, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, num_classes, (CHECK_SAMPLES,), generator=gen)
+    try:
+        out = fn(z, y)
+    except Exception as e:  # the student's code: report any error instead of raising
+        print(f"Not yet. Your function raised {type(e).__name__}: {e}")
+        return False
+    if out is None:
+        print("Not yet. Your function returned None: did you forget the `return`?")
+        return False
+    try:
+        got = torch.as_tensor(out, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as e:
+        print(f"Not yet. Return a tensor of one value per sample; got {type(out).__name__} ({e})")
+        return False
+    if got.shape != (CHECK_SAMPLES,):
+        print(f"Not yet. Return one value per sample: shape ({CHECK_SAMPLES},), got {tuple(got.shape)}. "
+              "Use no mean over the batch.")
+        return False
+    expected = L.nce(z, y, reduction="none")
+    err = float((got - expected).abs().max())
+    if err > FN_TOL:
+        if torch.allclose(got, L.ce(z, y, reduction="none")):
+            hint = "That is plain CE: divide it by sum_k (-log p_k)."
+        else:
+            hint = "NCE = log p_y / sum_k log p_k, with the sum over *all* K classes (use log_softmax)."
+        print(f"Not yet. Largest difference from nblib.losses.nce: {err:.3g}. {hint}")
+        return False
+    sums = sum(torch.as_tensor(fn(z, torch.full_like(y, k)), dtype=torch.float64) for k in range(num_classes))
+    return _verdict(True, f"Matches nblib.losses.nce (max difference {err:.1e}); its class sums are "
+                    f"{float(sums.min()):.6f} to {float(sums.max()):.6f}, i.e. 1: NCE is symmetric.", "")
+
+
+def check_active_passive(active, passive) -> bool:
+    """Exercise: split ce, fl, nce, nfl, mae, rce, nmae, nrce into active and passive losses."""
+    active = {str(a).lower() for a in active}
+    passive = {str(p).lower() for p in passive}
+    if active == ACTIVE and passive == PASSIVE:
+        return _verdict(True, "Active losses have l(f(x), k) = 0 for every k != y (only p_y is pushed up); "
+                        "passive ones have non-zero terms at k != y (they push those p_k down).", "")
+    wrong = sorted((active & PASSIVE) | (passive & ACTIVE))
+    missing = sorted((ACTIVE | PASSIVE) - active - passive)
+    unknown = sorted((active | passive) - ACTIVE - PASSIVE)
+    parts = []
+    if wrong:
+        parts.append(f"in the wrong group: {', '.join(wrong)}")
+    if missing:
+        parts.append(f"missing: {', '.join(missing)}")
+    if unknown:
+        parts.append(f"not part of the question: {', '.join(unknown)}")
+    return _verdict(False, "", "; ".join(parts) + ". Look at which classes k carry a non-zero term l(f(x), k).")

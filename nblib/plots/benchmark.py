@@ -1,0 +1,315 @@
+"""Lesson 6's figures: the whole loss x noise grid in one picture, and the papers beside it.
+
+Input is the long results frame of :func:`nblib.sweep.results_frame` (one row per run: loss,
+noise, seed and the metrics). Every figure averages over seeds:
+
+- ``accuracy_heatmap``: mean final test accuracy (%) per loss x noise cell;
+- ``gap_heatmap``: memorisation = best minus final test accuracy (points). A loss that fits the
+  flipped labels peaks early and then falls, so its gap grows with the noise rate;
+- ``ranking`` / ``ranking_plot``: each loss's rank in every noise column (1 = best), averaged;
+- ``paper_tables`` parses data/paper_results.md (the published CIFAR tables) and
+  ``paper_comparison`` / ``paper_comparison_plot`` set them beside the course's own numbers.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .style import HEATMAP_CMAP, loss_color, new_axes
+
+__all__ = ["PAPER_RESULTS", "PAPER_NAMES", "accuracy_heatmap", "gap_heatmap", "ranking", "ranking_plot",
+           "overview", "paper_tables", "paper_comparison", "paper_comparison_plot", "cell_summary", "claims",
+           "claims_table"]
+
+PAPER_RESULTS = Path(__file__).resolve().parent.parent.parent / "data" / "paper_results.md"
+PAPER_NAMES = {"CE": "ce", "Forward": "forward(T)", "Forward-T": "forward(T)", "Backward-T": "backward(T)",
+               "GCE": "gce", "SCE": "sce"}     # the papers' row names -> nblib.sweep loss labels
+PERCENT = 100.0
+PAPER_MARKERS = {"ce": "o", "forward(T)": "s", "backward(T)": "v", "gce": "^", "sce": "D"}
+_CELL = re.compile(r"^\s*([0-9.]+)\s*(?:\+-|±)\s*([0-9.]+)\s*$")
+
+
+def _mean_table(frame: pd.DataFrame, metric: str, stat: str = "mean") -> pd.DataFrame:
+    from ..sweep import pivot
+
+    return pivot(frame, metric, stat)
+
+
+def _heatmap(table: pd.DataFrame, ax, title: str, cbar_label: str, fmt: str, cmap=HEATMAP_CMAP, **kw):
+    values = table.to_numpy(dtype=float)
+    im = ax.imshow(values, cmap=cmap, aspect="auto", **kw)
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right")
+    ax.set_yticks(range(table.shape[0]), table.index)
+    ax.grid(False)
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            dark = (v - lo) / (hi - lo + 1e-12) < 0.55 if cmap == HEATMAP_CMAP else False
+            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
+    ax.set_xlabel("noise (kind and rate)")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, label=cbar_label, shrink=0.85)
+    return ax
+
+
+def accuracy_heatmap(frame: pd.DataFrame, metric: str = "final_test_acc", ax=None, title: str | None = None):
+    """Heatmap of the mean (over seeds) of ``metric`` in %, losses as rows, noise as columns."""
+    if ax is None:
+        _, axes = new_axes(width=7.5, height=4.6)
+        ax = axes[0, 0]
+    table = _mean_table(frame, metric) * PERCENT
+    name = metric.replace("_", " ").replace("acc", "accuracy")
+    return _heatmap(table, ax, title or f"{name} (%), mean over seeds", f"{name} (%)", ".0f", vmin=0, vmax=100)
+
+
+def gap_heatmap(frame: pd.DataFrame, ax=None, title: str | None = None):
+    """Heatmap of the memorisation gap, best minus final test accuracy (points), mean over seeds."""
+    if ax is None:
+        _, axes = new_axes(width=7.5, height=4.6)
+        ax = axes[0, 0]
+    table = _mean_table(frame, "memorisation_gap") * PERCENT
+    return _heatmap(table, ax, title or "memorisation: best minus final test accuracy (points)",
+                    "best - final (points)", ".1f", cmap="Reds", vmin=0)
+
+
+def ranking(frame: pd.DataFrame, metric: str = "final_test_acc", columns=None) -> pd.DataFrame:
+    """Each loss's rank (1 = best mean ``metric``) in every noise column, with the average rank and
+    the mean accuracy (%), sorted best first. ``columns``: the noise columns to rank on (default:
+    all with noise, i.e. without 'sym 0')."""
+    table = _mean_table(frame, metric)
+    cols = list(columns) if columns is not None else [c for c in table.columns if not c.endswith(" 0")]
+    ranks = table[cols].rank(ascending=False, method="min")
+    out = ranks.copy()
+    out["mean rank"] = ranks.mean(axis=1)
+    out["mean accuracy (%)"] = table[cols].mean(axis=1) * PERCENT
+    return out.sort_values(["mean rank", "mean accuracy (%)"], ascending=[True, False])
+
+
+def ranking_plot(frame: pd.DataFrame, metric: str = "final_test_acc", ax=None, title: str | None = None):
+    """Horizontal bars of the average rank of each loss over the noisy columns (shorter = better)."""
+    if ax is None:
+        _, axes = new_axes(width=4.6, height=4.2)
+        ax = axes[0, 0]
+    r = ranking(frame, metric)
+    names = list(r.index)[::-1]
+    ax.barh(names, r["mean rank"][::-1], color=[loss_color(n) for n in names])
+    ax.set_xlabel("average rank over noisy settings (1 = best)")
+    ax.set_title(title or "ranking of the losses")
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def overview(frame: pd.DataFrame, title: str | None = None):
+    """The one picture: accuracy heatmap, memorisation-gap heatmap and ranking side by side."""
+    fig, axes = new_axes(ncols=3, width=5.6, height=4.8)
+    fig.set_figwidth(17)
+    accuracy_heatmap(frame, ax=axes[0, 0], title="final test accuracy (%)")
+    gap_heatmap(frame, ax=axes[0, 1], title="best - final (points): memorisation")
+    ranking_plot(frame, ax=axes[0, 2])
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def cell_summary(results: list[dict], metric: str = "final_test_acc") -> str:
+    """'mean ± std' (%, 2 decimals) of ``metric`` over a list of results (one cell's seeds)."""
+    v = np.array([r["metrics"][metric] for r in results]) * PERCENT
+    sd = v.std(ddof=1) if len(v) > 1 else 0.0
+    return f"{v.mean():.2f} ± {sd:.2f}"
+
+
+# ----------------------------------------------------------------------------- the papers' tables
+
+def paper_tables(path=PAPER_RESULTS) -> dict[str, pd.DataFrame]:
+    """The Markdown tables of data/paper_results.md as DataFrames of floats (means, %).
+
+    Keys are the section headings (e.g. "CIFAR-10, ResNet-34 (...)"); each frame has the table's
+    first column as index and also ``.attrs["std"]``, a frame of the stds where given.
+    """
+    text = Path(path).read_text()
+    tables, heading, rows = {}, None, []
+
+    def flush():
+        if heading and len(rows) > 2:
+            header = rows[0]
+            means, stds = {}, {}
+            for r in rows[2:]:
+                vals = [_parse_cell(c) for c in r[1:]]
+                means[r[0]] = [m for m, _ in vals]
+                stds[r[0]] = [s for _, s in vals]
+            df = pd.DataFrame.from_dict(means, orient="index", columns=header[1:])
+            df.index.name = header[0]
+            df.attrs["std"] = pd.DataFrame.from_dict(stds, orient="index", columns=header[1:])
+            tables[heading] = df
+
+    for line in text.splitlines():
+        if line.startswith("## "):
+            flush()
+            heading, rows = line[3:].strip(), []
+        elif line.startswith("|") and heading:
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif rows and not line.startswith("|"):
+            flush()
+            rows = []
+    flush()
+    return tables
+
+
+def _parse_cell(cell: str):
+    m = _CELL.match(cell)
+    if m:
+        return float(m.group(1)), float(m.group(2))
+    try:
+        return float(cell), float("nan")
+    except ValueError:
+        return float("nan"), float("nan")
+
+
+def paper_comparison(frame: pd.DataFrame, paper: pd.DataFrame, metric: str = "final_test_acc") -> pd.DataFrame:
+    """Long table of the cells both have: loss, noise, ours (%), paper (%), ours - paper, and the rank
+    of the loss within its noise column on each side (1 = best)."""
+    ours = _mean_table(frame, metric) * PERCENT
+    rows = []
+    for name, label in PAPER_NAMES.items():
+        if name not in paper.index or label not in ours.index:
+            continue
+        for col in paper.columns:
+            if col in ours.columns and np.isfinite(paper.loc[name, col]):
+                rows.append({"loss": label, "noise": col, "ours": ours.loc[label, col], "paper": paper.loc[name, col]})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out["ours - paper"] = out["ours"] - out["paper"]
+    out["rank ours"] = out.groupby("noise")["ours"].rank(ascending=False, method="min").astype(int)
+    out["rank paper"] = out.groupby("noise")["paper"].rank(ascending=False, method="min").astype(int)
+    return out
+
+
+def paper_comparison_plot(frame: pd.DataFrame, paper: pd.DataFrame, metric: str = "final_test_acc",
+                          ours_name: str = "ours", paper_name: str = "paper", title: str | None = None):
+    """Accuracy vs noise rate, one panel per noise kind: solid with filled markers = ours, dashed
+    with open markers = the paper; one colour and marker per loss (the losses both tables have)."""
+    cmp = paper_comparison(frame, paper, metric)
+    fig, axes = new_axes(ncols=2, width=4.6, height=3.6)
+    for ax, kind in zip(axes[0], ("sym", "asym")):
+        part = cmp[cmp["noise"].str.startswith(kind + " ")]
+        for loss, g in part.groupby("loss", sort=False):
+            rate = g["noise"].str.split().str[1].astype(float)
+            mk = PAPER_MARKERS.get(loss, "o")     # forward(T) and gce share a colour: tell them by marker
+            ax.plot(rate, g["ours"], marker=mk, color=loss_color(loss), ls="-", label=f"{loss} ({ours_name})")
+            ax.plot(rate, g["paper"], marker=mk, mfc="none", color=loss_color(loss), ls="--", alpha=0.8,
+                    label=f"{loss} ({paper_name})")
+        ax.set_xlabel(f"{'symmetric' if kind == 'sym' else 'asymmetric'} noise rate")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{'symmetric' if kind == 'sym' else 'asymmetric'} noise")
+    axes[0, 1].legend(fontsize=7, ncol=2, loc="lower left")
+    fig.suptitle(title or f"solid: {ours_name}, dashed: {paper_name}")
+    return fig
+
+
+# ----------------------------------------------------------------------------- the papers' claims
+
+UNDERFIT_POINTS = 5.0   # "underfits": clean accuracy at least this many points below CE's
+HIGH_RATE = 0.6         # "high" symmetric noise: rates from here up
+
+
+def _noisy_columns(table: pd.DataFrame, kind: str, min_rate: float = 0.0) -> list[str]:
+    """Columns 'sym r' / 'asym r' with 0 < r and r >= min_rate, in the table's order."""
+    out = []
+    for c in table.columns:
+        k, _, r = str(c).partition(" ")
+        if k == kind and r and float(r) > 0 and float(r) >= min_rate:
+            out.append(c)
+    return out
+
+
+def claims(frame: pd.DataFrame, paper: pd.DataFrame | None = None, metric: str = "final_test_acc") -> pd.DataFrame:
+    """The published qualitative claims (data/paper_results.md), checked on ``frame`` and, where the
+    paper's table has the numbers (CE, Forward, GCE, SCE), on ``paper``.
+
+    One row per claim that the frame's columns can decide: whether it holds on ours (True / False),
+    the numbers behind it, and the same for the paper ("" when its table cannot tell). Accuracies in
+    %, mean over seeds; "every symmetric rate" means every symmetric rate > 0 the grid has.
+    """
+    acc = _mean_table(frame, metric) * PERCENT
+    gap = _mean_table(frame, "memorisation_gap") * PERCENT
+    std = _mean_table(frame, metric, "std") * PERCENT
+    sym, asym = _noisy_columns(acc, "sym"), _noisy_columns(acc, "asym")
+    high = _noisy_columns(acc, "sym", HIGH_RATE)
+    p = paper.rename(index=PAPER_NAMES) if paper is not None else None
+    rows = []
+
+    def have(table, *names, cols=()):
+        """The table has every named row and column, and no NaN in that block."""
+        cols = list(cols)
+        if table is None or not cols or not all(n in table.index for n in names) or \
+                not all(c in table.columns for c in cols):
+            return False
+        return bool(np.isfinite(table.loc[list(names), cols].to_numpy(dtype=float)).all())
+
+    def add(claim, ours, evidence, paper_holds="", paper_evidence=""):
+        rows.append({"claim": claim, "ours": bool(ours), "evidence (ours)": evidence,
+                     "paper": paper_holds if paper_holds == "" else bool(paper_holds), "evidence (paper)": paper_evidence})
+
+    def fmt(table, name, cols):
+        return ", ".join(f"{c.split()[1]}: {table.loc[name, c]:.1f}" for c in cols)
+
+    if len(sym) >= 2 and have(gap, "ce", cols=sym):
+        lo, hi = sym[0], sym[-1]
+        add("CE's memorisation gap grows with the symmetric rate", gap.loc["ce", hi] > gap.loc["ce", lo],
+            f"CE gap (points) {fmt(gap, 'ce', (lo, hi))}")
+    for loss, claim in (("mae", "MAE underfits: clean accuracy well below CE"),
+                        ("nce", "NCE alone underfits: clean accuracy well below CE")):
+        if have(acc, "ce", loss, cols=("sym 0",)):
+            add(claim, acc.loc[loss, "sym 0"] < acc.loc["ce", "sym 0"] - UNDERFIT_POINTS,
+                f"clean: {loss} {acc.loc[loss, 'sym 0']:.1f} vs ce {acc.loc['ce', 'sym 0']:.1f}")
+    if have(acc, "ce", "gce", cols=sym):
+        ph, pe = "", ""
+        if have(p, "ce", "gce", cols=sym):
+            ph = (p.loc["gce", sym] > p.loc["ce", sym]).all()
+            pe = f"gce {fmt(p, 'gce', sym)} / ce {fmt(p, 'ce', sym)}"
+        add("GCE beats CE at every symmetric rate", (acc.loc["gce", sym] > acc.loc["ce", sym]).all(),
+            f"gce {fmt(acc, 'gce', sym)} / ce {fmt(acc, 'ce', sym)}", ph, pe)
+    if have(acc, "ce", "gce", "nce+rce", cols=high):
+        holds = ((acc.loc["nce+rce", high] > acc.loc["ce", high]) & (acc.loc["nce+rce", high] > acc.loc["gce", high])).all()
+        add("NCE+RCE beats CE and GCE at high symmetric rates", holds,
+            f"nce+rce {fmt(acc, 'nce+rce', high)} / gce {fmt(acc, 'gce', high)} / ce {fmt(acc, 'ce', high)}")
+    if have(acc, "ce", "forward(T)", cols=asym):
+        ph, pe = "", ""
+        if have(p, "ce", "forward(T)", cols=asym):
+            ph = p.loc["forward(T)", asym].mean() > p.loc["ce", asym].mean()
+            pe = f"mean over asym: forward {p.loc['forward(T)', asym].mean():.1f} / ce {p.loc['ce', asym].mean():.1f}"
+        add("forward(T) beats CE under asymmetric noise", acc.loc["forward(T)", asym].mean() > acc.loc["ce", asym].mean(),
+            f"mean over asym: forward {acc.loc['forward(T)', asym].mean():.1f} / ce {acc.loc['ce', asym].mean():.1f}",
+            ph, pe)
+    if have(acc, "forward(T)", "forward(T-hat)", cols=asym):
+        add("an estimated T costs accuracy against the true T",
+            acc.loc["forward(T-hat)", asym].mean() < acc.loc["forward(T)", asym].mean(),
+            f"mean over asym: T-hat {acc.loc['forward(T-hat)', asym].mean():.1f} / T {acc.loc['forward(T)', asym].mean():.1f}")
+    if have(std, "forward(T)", "backward(T)", cols=sym + asym):
+        c = sym + asym
+        add("backward(T) is less stable than forward(T) (larger spread over seeds)",
+            std.loc["backward(T)", c].mean() > std.loc["forward(T)", c].mean(),
+            f"mean std over noisy cells: backward {std.loc['backward(T)', c].mean():.1f} / "
+            f"forward {std.loc['forward(T)', c].mean():.1f}")
+    return pd.DataFrame(rows)
+
+
+def claims_table(frames: dict, paper: pd.DataFrame | None = None, metric: str = "final_test_acc") -> pd.DataFrame:
+    """One row per claim, one True/False column per dataset of ``frames`` ({name: results frame}),
+    and a last column for ``paper`` ("" where its table cannot tell, or a claim a dataset lacks)."""
+    out = None
+    for name, frame in frames.items():
+        c = claims(frame, paper, metric)
+        col = c[["claim", "ours"]].rename(columns={"ours": name})
+        if out is None:
+            out, paper_col = col, c[["claim", "paper"]]
+        else:
+            out = out.merge(col, on="claim", how="outer", sort=False)
+    out = out.merge(paper_col, on="claim", how="left", sort=False)
+    return out.fillna("")

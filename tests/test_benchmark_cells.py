@@ -1,0 +1,78 @@
+"""Lesson 6's stored grid results: complete, documented, and reproduced by recomputing a sample."""
+import re
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+from nblib import sweep
+from nblib.plots import benchmark as bench
+
+matplotlib.use("Agg")
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "data" / "results"
+STORED = ("mnist1d-classroom", "digits-classroom")
+# a fixed sample of cells (loss, noise) recomputed from scratch: one with an estimated T (two stacks:
+# the CE estimators, then forward), one plain; 3 seeds each, so the stored "mean ± std" is at stake
+SAMPLE = (("digits-classroom", "forward(T-hat)", "asym 0.2"), ("mnist1d-classroom", "gce", "sym 0.4"))
+
+
+@pytest.fixture(scope="module")
+def stored():
+    return {name: sweep.load_grid(sweep.GRIDS[name], root=RESULTS) for name in STORED}
+
+
+def test_stored_grids_are_complete_and_valid(stored):
+    for name, res in stored.items():
+        grid = sweep.GRIDS[name]
+        assert len(res.results) == len(grid) and res.cached == len(grid), name
+        assert {r["device"] for r in res.results} == {"cpu"}
+        assert {r["versions"]["torch"] for r in res.results} == {res.results[0]["versions"]["torch"]}
+        df = res.frame()
+        assert df.groupby(["loss", "noise"]).size().eq(len(grid.seeds)).all()
+        assert df["final_test_acc"].between(0, 1).all()
+        assert len(set(df["loss"])) == len(grid.losses) == 12 and len(set(df["noise"])) == len(grid.noise)
+
+
+def test_results_readme_gives_the_regenerate_command_and_versions(stored):
+    text = (RESULTS / "README.md").read_text()
+    for name, res in stored.items():
+        assert f"python -m nblib.sweep {name}" in text
+        v = res.results[0]["versions"]
+        assert v["torch"] in text and v["python"] in text and v["nblib"] in text
+
+
+@pytest.mark.parametrize("grid, loss, noise", SAMPLE)
+def test_a_sample_of_stored_cells_recomputes_to_the_same_numbers(stored, grid, loss, noise):
+    cell = [r for r in stored[grid].results if r["label"] == {"loss": loss, "noise": noise}]
+    assert len(cell) == len(sweep.GRIDS[grid].seeds)
+    fresh = sweep.recompute(cell, root=RESULTS, grid=grid, device="cpu")
+    # accuracies identical, loss curves within float rounding of another CPU's kernels
+    assert all(sweep.same_result(a, b, rtol=1e-5) for a, b in zip(cell, fresh))
+    assert bench.cell_summary(cell) == bench.cell_summary(fresh)
+
+
+def test_benchmark_figures_and_tables(stored):
+    frame = stored["digits-classroom"].frame()
+    fig = bench.overview(frame, title="digits")
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["noise (kind and rate)"] * 2
+    rank = bench.ranking(frame)
+    assert list(rank.columns[-2:]) == ["mean rank", "mean accuracy (%)"] and rank["mean rank"].is_monotonic_increasing
+    paper = bench.paper_tables()
+    c10 = next(t for k, t in paper.items() if k.startswith("CIFAR-10,"))
+    assert c10.loc["GCE", "sym 0.4"] == 87.13 and c10.attrs["std"].loc["GCE", "sym 0.4"] == 0.22
+    cmp = bench.paper_comparison(frame, c10)
+    assert set(cmp["loss"]) == {"ce", "forward(T)", "gce", "sce"} and len(cmp) == 4 * 8
+    fig2 = bench.paper_comparison_plot(frame, c10)
+    assert fig2.axes[0].get_ylabel() == "test accuracy (%)"
+    matplotlib.pyplot.close("all")
+
+
+def test_paper_results_copy_names_its_source():
+    text = (REPO / "data" / "paper_results.md").read_text()
+    assert re.search(r"Source: a verbatim copy of .*shared/reference/PAPER_RESULTS\.md", text)
+    original = REPO.parent / "shared" / "reference" / "PAPER_RESULTS.md"
+    for candidate in (original, Path("/work/shared/reference/PAPER_RESULTS.md")):
+        if candidate.exists():
+            assert text.endswith(candidate.read_text())
+            break
