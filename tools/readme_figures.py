@@ -41,7 +41,7 @@ class Figure:
 
 
 FIGURES = [
-    Figure("01_label_noise", "noise_plots.test_accuracy_by_rate(",
+    Figure("01_label_noise", "noise_plots.accuracy_by_rate(",
            "Cross entropy's test accuracy rises, peaks and falls as it memorises the flipped labels."),
     Figure("02_cce_vs_mae_gradients", "grad_share_figure(",
            "Where the gradient goes: cross entropy gives the flipped samples more than their share, MAE less."),
