@@ -62,9 +62,10 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_in_range, check_int
+from ._paths import find_data
 
 __all__ = [
-    "FORMAT", "PROTOCOL", "ENGINES", "DEFAULT_ROOT", "SweepCacheError", "LossSpec", "NoiseSpec", "Grid",
+    "FORMAT", "PROTOCOL", "ENGINES", "DEFAULT_ROOT", "default_root", "SweepCacheError", "LossSpec", "NoiseSpec", "Grid",
     "GRIDS", "CLASSROOM_LOSSES", "CLASSROOM_NOISE", "run_key", "canonical_json", "run_one", "run_stack",
     "ResultCache", "SweepResult", "run_grid", "load_grid", "recompute", "same_result", "results_frame",
     "summary_table", "pivot", "versions", "torch_threads", "read_result", "noise_label",
@@ -76,6 +77,14 @@ ENGINES = ("auto", "sequential", "vmap")
 TRANSITIONS = ("true", "estimated")
 CORRECTION_LOSSES = ("forward", "backward")
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data" / "results"
+RESULTS_ENV_VAR = "NBLIB_RESULTS"   # overrides where stored results are looked up and written
+
+
+def default_root() -> Path:
+    """Where results live when no ``root`` is given: $NBLIB_RESULTS, else the checkout's
+    data/results (found by ``nblib._paths.find_data``, also for a non-editable install)."""
+    env = os.environ.get(RESULTS_ENV_VAR)
+    return Path(env) if env else find_data("results")
 DEFAULT_STACK = 32           # models per vmap stack (memory ~ stack x batch x activations)
 STALE_TMP_SECONDS = 3600     # temp files of killed writers older than this are removed
 NOISE_SHORT = {"symmetric": "sym", "asymmetric": "asym", "pair": "pair", "human": "human"}
@@ -760,7 +769,7 @@ def run_grid(grid: Grid, *, root=None, executor: cf.Executor | None = None, engi
     if executor is not None and not isinstance(executor, cf.Executor) and not hasattr(executor, "submit"):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
     t0 = time.perf_counter()
-    cache = ResultCache(Path(root or DEFAULT_ROOT) / grid.name)
+    cache = ResultCache(Path(root or default_root()) / grid.name)
     if cache.directory.exists():
         cache.remove_stale_temp()
     configs = grid.runs()
@@ -813,7 +822,7 @@ def load_grid(grid: Grid, *, root=None, missing: str = "raise") -> SweepResult:
     missing: "raise" (default; the message gives the count and how to compute them) or "skip".
     """
     check_choice("missing", missing, ("raise", "skip"))
-    cache = ResultCache(Path(root or DEFAULT_ROOT) / grid.name)
+    cache = ResultCache(Path(root or default_root()) / grid.name)
     keys = [run_key(c) for c in grid.runs()]
     absent = [k for k in keys if k not in cache]
     if absent and missing == "raise":
@@ -853,7 +862,7 @@ def recompute(results, *, root=None, grid: str | None = None, device="cpu", thre
 
 
 def _stack_configs(keys: list[str], root, grid: str | None, key: str) -> list[dict]:
-    root = Path(root or DEFAULT_ROOT)
+    root = Path(root or default_root())
     folders = [root / grid] if grid else sorted(p for p in root.iterdir() if p.is_dir())
     for folder in folders:
         cache = ResultCache(folder)

@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._paths import find_data
 from .style import HEATMAP_CMAP, loss_color, new_axes
 
 __all__ = ["PAPER_RESULTS", "PAPER_NAMES", "accuracy_heatmap", "gap_heatmap", "ranking", "ranking_plot",
            "overview", "paper_tables", "paper_comparison", "paper_comparison_plot", "cell_summary", "claims",
            "claims_table"]
 
-PAPER_RESULTS = Path(__file__).resolve().parent.parent.parent / "data" / "paper_results.md"
+PAPER_RESULTS = find_data("paper_results.md")   # the published tables, wherever the checkout is
 PAPER_NAMES = {"CE": "ce", "Forward": "forward(T)", "Forward-T": "forward(T)", "Backward-T": "backward(T)",
                "GCE": "gce", "SCE": "sce"}     # the papers' row names -> nblib.sweep loss labels
 PERCENT = 100.0
@@ -125,13 +126,13 @@ def cell_summary(results: list[dict], metric: str = "final_test_acc") -> str:
 
 # ----------------------------------------------------------------------------- the papers' tables
 
-def paper_tables(path=PAPER_RESULTS) -> dict[str, pd.DataFrame]:
+def paper_tables(path=None) -> dict[str, pd.DataFrame]:
     """The Markdown tables of data/paper_results.md as DataFrames of floats (means, %).
 
     Keys are the section headings (e.g. "CIFAR-10, ResNet-34 (...)"); each frame has the table's
     first column as index and also ``.attrs["std"]``, a frame of the stds where given.
     """
-    text = Path(path).read_text()
+    text = Path(path if path is not None else find_data("paper_results.md")).read_text()
     tables, heading, rows = {}, None, []
 
     def flush():
