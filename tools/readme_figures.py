@@ -26,6 +26,7 @@ OUT = ROOT / "docs" / "figures"
 DPI = 80
 MAX_BYTES = 150_000
 CELL_TIMEOUT_S = 1800
+VERBOSE = False
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,15 @@ def figure_png(fig: Figure) -> bytes:
     nb.cells = cells + [lower_dpi, nb.cells[target]]
     for c in nb.cells:
         c.outputs = []
+    t0 = time.perf_counter()
+
+    def progress(cell, cell_index, **_):
+        if VERBOSE:
+            print(f"    {path.stem}: cell {cell_index + 1}/{len(nb.cells)} done at {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+                            resources={"metadata": {"path": str(NOTEBOOKS)}}, on_cell_executed=progress)
     client.execute()
     images = [o["data"]["image/png"] for o in nb.cells[-1].outputs if "image/png" in o.get("data", {})]
     if len(images) <= fig.image:
@@ -104,7 +112,10 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="lesson numbers or notebook stems (default: all)")
     ap.add_argument("--list", action="store_true", help="print the figures and captions, draw nothing")
     ap.add_argument("--strict", action="store_true", help="fail when a figure cannot be drawn")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print each executed cell")
     a = ap.parse_args(argv)
+    global VERBOSE
+    VERBOSE = a.verbose
     chosen = [f for f in FIGURES if not a.only or any(f.notebook.startswith(o) for o in a.only)]
     if a.list:
         for f in chosen:
