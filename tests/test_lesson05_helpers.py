@@ -181,7 +181,9 @@ def test_loss_distribution_and_curves_figures():
 def test_widgets_build(probs_labels):
     w = pytest.importorskip("ipywidgets")
     p, y = probs_labels
-    assert isinstance(cw.expected_loss_widget(), w.VBox)
+    box = cw.expected_loss_widget()
+    assert isinstance(box, w.VBox)
+    assert not any(c.continuous_update for c in box.children[0].children)  # figures redraw on release
     box = cw.conditioning_widget(p, y, eta=0.8)
     family, eta = box.children[0].children
     family.value = "digit map"
