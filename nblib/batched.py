@@ -41,10 +41,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ._checks import check_choice, check_in_range, check_int, check_labels
+from ._checks import check_int, check_labels
 from ._device import device as default_device
 from .losses import TruncatedLq
-from .train import EVAL_BATCH, OPTIMIZERS, SCHEDULES, TruncationSchedule, History, _make_optimizer
+from .train import EVAL_BATCH, TruncationSchedule, History, _make_optimizer, check_training_args
 
 __all__ = ["fit_batched", "supports_batched", "stack_predict_logits"]
 
@@ -145,14 +145,7 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
         if len(seq) != M:
             raise ValueError(f"{name} must have one entry per model ({M}), got {len(seq)}")
     dev = default_device(device)
-    epochs = check_int("epochs", epochs, 1)
-    batch_size = check_int("batch_size", batch_size, 1)
-    check_in_range("lr", lr, 0, None, lo_open=True)
-    check_in_range("weight_decay", weight_decay, 0)
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    check_choice("schedule", schedule, SCHEDULES)
-    if grad_clip is not None:
-        check_in_range("grad_clip", grad_clip, 0, None, lo_open=True)
+    epochs, batch_size = check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip)
     seeds = [check_int(f"seeds[{m}]", s) for m, s in enumerate(seeds)]
 
     K = data.num_classes

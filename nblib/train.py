@@ -134,6 +134,19 @@ def _make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.
     return torch.optim.SGD(params, lr=lr, momentum=SGD_MOMENTUM, weight_decay=weight_decay)
 
 
+def check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip):
+    """Validate the optimisation settings shared by ``fit`` and ``fit_batched``; return (epochs, batch_size)."""
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    check_in_range("lr", lr, 0, None, lo_open=True)
+    check_in_range("weight_decay", weight_decay, 0)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_choice("schedule", schedule, SCHEDULES)
+    if grad_clip is not None:
+        check_in_range("grad_clip", grad_clip, 0, None, lo_open=True)
+    return epochs, batch_size
+
+
 def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | None = None,
         y_train: torch.Tensor | None = None, flipped: torch.Tensor | None = None,
         epochs: int = 20, batch_size: int = 128, lr: float = 1e-3, optimizer: str = "adam",
@@ -165,14 +178,7 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
     Returns a :class:`History`. The model is trained in place.
     """
     dev = default_device(device)
-    epochs = check_int("epochs", epochs, 1)
-    batch_size = check_int("batch_size", batch_size, 1)
-    check_in_range("lr", lr, 0, None, lo_open=True)
-    check_in_range("weight_decay", weight_decay, 0)
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    check_choice("schedule", schedule, SCHEDULES)
-    if grad_clip is not None:
-        check_in_range("grad_clip", grad_clip, 0, None, lo_open=True)
+    epochs, batch_size = check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip)
 
     K = data.num_classes
     x, x_test, y_test = data.x_train.to(dev), data.x_test.to(dev), data.y_test.to(dev)
