@@ -44,7 +44,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from ._checks import check_int, check_labels
 from ._device import device as default_device
 from .losses import TruncatedLq
-from .train import EVAL_BATCH, TruncationSchedule, History, _make_optimizer, check_training_args
+from .train import EVAL_BATCH, History, TruncationSchedule, _make_optimizer, check_training_args, prune_schedule
 
 __all__ = ["fit_batched", "supports_batched", "stack_predict_logits"]
 
@@ -163,8 +163,8 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
     losses = [fn.to(dev) for fn in losses]
     groups = [(fn, idx.to(dev)) for fn, idx in _loss_groups(losses)]
     W = torch.ones(M, N, device=dev)     # per-sample weights; truncated Lq prunes its members' rows
-    pruners = {m: TruncationSchedule(W[m], x, Y[m], fn.params["k"], start=prune_start or max(1, epochs // 3),
-                                     every=prune_every or max(1, epochs // 12))
+    start, every = prune_schedule(epochs, prune_start, prune_every)
+    pruners = {m: TruncationSchedule(W[m], x, Y[m], fn.params["k"], start=start, every=every)
                for m, fn in enumerate(losses) if fn.name == "tgce"}
 
     models = [m.to(dev) for m in models]
