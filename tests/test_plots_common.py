@@ -1,13 +1,10 @@
 """Shared plot style and the widget pattern: one colour per loss, figures with labelled axes."""
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from nblib.plots import common, style  # noqa: E402
-from nblib.train import History  # noqa: E402
-from nblib.widgets import base  # noqa: E402
+from nblib.plots import common, style
+from nblib.train import History
+from nblib.widgets import base
 
 
 def test_every_loss_has_a_style_and_variants_share_it():
@@ -39,6 +36,25 @@ def test_confusion_matrix_is_row_normalised():
 def test_transition_heatmap_axes():
     ax = common.transition_heatmap(np.eye(3), title="T")
     assert ax.get_ylabel() == "true label i" and ax.get_title() == "T"
+    assert [t.get_text() for t in ax.texts] == ["1.00", "0.00", "0.00", "0.00", "1.00", "0.00", "0.00", "0.00", "1.00"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1", "2"]
+
+
+def test_matrix_heatmap_text_contrasts_with_its_cell_and_skips_small_values():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    M = np.array([[0.0, 0.001, 1.0], [np.nan, 0.5, 0.2]])
+    im = common.matrix_heatmap(M, ax, vmin=0, vmax=1, annot_min=0.005, nan_text="-", fmt=".1f",
+                               xticklabels="abc", yticklabels=["r0", "r1"])
+    texts = {(t.get_position()[1], t.get_position()[0]): t for t in ax.texts}
+    assert set(texts) == {(0, 2), (1, 0), (1, 1), (1, 2)}               # 0 and 0.001 below annot_min: blank
+    assert texts[(1, 0)].get_text() == "-" and texts[(0, 2)].get_text() == "1.0"
+    assert texts[(0, 2)].get_color() == "black"                         # viridis is yellow at 1
+    assert texts[(1, 2)].get_color() == "white"                         # and dark blue at 0.2
+    assert im.get_clim() == (0, 1) and [t.get_text() for t in ax.get_yticklabels()] == ["r0", "r1"]
+    with pytest.raises(ValueError, match="M must be a 2-D matrix"):
+        common.matrix_heatmap(np.ones(3), ax)                            # not a matrix
 
 
 def test_interact_figure_redraws_with_plain_update():

@@ -21,7 +21,8 @@ import torch
 from matplotlib.patches import Rectangle
 
 from .. import losses as L
-from .style import CLEAN_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
+from .common import matrix_heatmap
+from .style import CLEAN_COLOR, OKABE_ITO, loss_style, new_axes
 
 __all__ = ["class_sum_strips", "class_sum_panels", "class_terms", "TERM_LOSSES", "active_passive_bars",
            "distribution_tracks", "FIT_METRICS", "fit_curves", "accuracy_vs_noise", "grid_heatmap"]
@@ -150,7 +151,6 @@ def active_passive_bars(p, y: int, names=("ce", "nce", "mae", "rce"), axes=None,
     on the other classes too. Returns the figure.
     """
     p = _np(p).ravel()
-    K = len(p)
     if axes is None:
         fig, grid = new_axes(ncols=len(names) + 1, width=2.3, height=2.5, sharex=True)
         axes = grid[0]
@@ -277,20 +277,11 @@ def grid_heatmap(acc, alphas, betas, selected=None, ax=None, title: str | None =
     if ax is None:
         _, axes = new_axes(width=3.4, height=3.0)
         ax = axes[0, 0]
-    finite = acc[np.isfinite(acc)]
-    vmin, vmax = (finite.min(), finite.max()) if finite.size else (0, 1)
-    im = ax.imshow(acc, cmap=HEATMAP_CMAP, vmin=vmin, vmax=vmax if vmax > vmin else vmin + 1e-9, origin="lower")
-    for i in range(len(alphas)):
-        for j in range(len(betas)):
-            v = acc[i, j]
-            bright = np.isfinite(v) and (v - vmin) > 0.6 * (vmax - vmin)
-            ax.text(j, i, "-" if not np.isfinite(v) else f"{v:.3f}", ha="center", va="center", fontsize=8,
-                    color="black" if bright else "white")
+    im = matrix_heatmap(acc, ax, fmt=".3f", nan_text="-", fontsize=8, origin="lower",
+                        xticklabels=[f"{b:g}" for b in betas], yticklabels=[f"{a:g}" for a in alphas])
     if selected is not None:
         i, j = list(alphas).index(selected[0]), list(betas).index(selected[1])
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec=OKABE_ITO["orange"], lw=3))
-    ax.set_xticks(range(len(betas)), [f"{b:g}" for b in betas])
-    ax.set_yticks(range(len(alphas)), [f"{a:g}" for a in alphas])
     ax.set_xlabel(r"$\beta$ (passive weight)")
     ax.set_ylabel(r"$\alpha$ (active weight)")
     ax.grid(False)

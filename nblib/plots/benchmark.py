@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._paths import find_data
+from .common import matrix_heatmap
 from .style import HEATMAP_CMAP, loss_color, new_axes
 
 __all__ = ["PAPER_RESULTS", "PAPER_NAMES", "accuracy_heatmap", "gap_heatmap", "ranking", "ranking_plot",
@@ -40,17 +41,11 @@ def _mean_table(frame: pd.DataFrame, metric: str, stat: str = "mean") -> pd.Data
 
 
 def _heatmap(table: pd.DataFrame, ax, title: str, cbar_label: str, fmt: str, cmap=HEATMAP_CMAP, **kw):
-    values = table.to_numpy(dtype=float)
-    im = ax.imshow(values, cmap=cmap, aspect="auto", **kw)
-    ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right")
-    ax.set_yticks(range(table.shape[0]), table.index)
-    ax.grid(False)
-    lo, hi = np.nanmin(values), np.nanmax(values)
-    for (i, j), v in np.ndenumerate(values):
-        if np.isfinite(v):
-            dark = (v - lo) / (hi - lo + 1e-12) < 0.55 if cmap == HEATMAP_CMAP else False
-            ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")
+    im = matrix_heatmap(table.to_numpy(dtype=float), ax, cmap=cmap, fmt=fmt, fontsize=7, aspect="auto",
+                        xticklabels=table.columns, yticklabels=table.index, **kw)
+    ax.tick_params(axis="x", labelrotation=45)
+    for label in ax.get_xticklabels():
+        label.set_ha("right")
     ax.set_xlabel("noise (kind and rate)")
     ax.set_ylabel("loss")
     ax.set_title(title)

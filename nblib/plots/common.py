@@ -1,11 +1,21 @@
-"""Figures every lesson uses: learning curves, transition-matrix heatmaps, confusion matrices."""
+"""Figures every lesson uses: learning curves, transition-matrix heatmaps, confusion matrices.
+
+Every matrix in the course (T, T-hat, a confusion matrix, lesson 4's (alpha, beta) grid, lesson
+6's loss x noise table) is drawn by one function, :func:`matrix_heatmap`: ``imshow`` plus a text
+per cell, its colour chosen against the cell's own colour. It draws nothing else, so a slider
+redraw costs one render (seaborn's heatmap renders the whole figure once more per heatmap to
+check its tick labels, which made the three-matrix widgets several times slower).
+"""
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 import torch
 
 from .style import HEATMAP_CMAP, loss_style, new_axes
+
+ANNOT_SIZE = 6.5          # font size of the numbers written in heatmap cells
+DARK_LUMINANCE = 0.5      # cells darker than this (Rec. 601 luma of their colour) get white text
 
 METRIC_LABELS = {
     "test_acc": "test accuracy", "train_acc": "train accuracy (vs given labels)",
@@ -37,20 +47,61 @@ def learning_curves(histories: dict, metric: str = "test_acc", ax=None, title: s
     return ax
 
 
+def matrix_heatmap(M, ax, *, vmin: float | None = None, vmax: float | None = None, cmap: str = HEATMAP_CMAP,
+                   annot: bool = True, fmt=".2f", annot_min: float | None = None, nan_text: str = "",
+                   fontsize: float = ANNOT_SIZE, xticklabels=None, yticklabels=None, origin: str = "upper",
+                   aspect: str = "equal"):
+    """Draw matrix ``M`` on ``ax`` as coloured cells with their values written in; return the image.
+
+    ``vmin``/``vmax``: colour range (default: the finite values' range); values outside are
+    clipped to it. ``fmt``: a format spec or a function value -> text. ``annot_min``: cells with
+    |value| below it stay blank (the zeros of a sparse T would hide its pattern). ``origin``:
+    "upper" puts row 0 at the top (a matrix), "lower" at the bottom (a grid over two axes).
+    """
+    M = M.detach().cpu().numpy() if isinstance(M, torch.Tensor) else np.asarray(M, dtype=float)
+    if M.ndim != 2:
+        raise ValueError(f"M must be a 2-D matrix, got shape {M.shape}")
+    finite = M[np.isfinite(M)]
+    lo = vmin if vmin is not None else (finite.min() if finite.size else 0.0)
+    hi = vmax if vmax is not None else (finite.max() if finite.size else 1.0)
+    hi = hi if hi > lo else lo + 1e-9
+    im = ax.imshow(np.clip(M, lo, hi), cmap=cmap, vmin=lo, vmax=hi, origin=origin, aspect=aspect)
+    if annot:
+        colours = plt.get_cmap(cmap)((np.clip(M, lo, hi) - lo) / (hi - lo))[..., :3] @ (0.299, 0.587, 0.114)
+        text = fmt if callable(fmt) else (lambda v: format(v, fmt))
+        for (i, j), v in np.ndenumerate(M):
+            if not np.isfinite(v):
+                label, colour = nan_text, "black"
+            elif annot_min is not None and abs(v) < annot_min:
+                continue
+            else:
+                label, colour = text(v), "white" if colours[i, j] < DARK_LUMINANCE else "black"
+            if label:
+                ax.text(j, i, label, ha="center", va="center", fontsize=fontsize, color=colour, in_layout=False)
+    rows, cols = M.shape
+    ax.set_xticks(range(cols), list(xticklabels) if xticklabels is not None else range(cols))
+    ax.set_yticks(range(rows), list(yticklabels) if yticklabels is not None else range(rows))
+    ax.tick_params(length=0)
+    ax.grid(False)
+    return im
+
+
 def transition_heatmap(T, ax=None, title: str | None = None, class_names=None, annot: bool | None = None,
-                       vmax: float = 1.0):
-    """Heatmap of a transition matrix, rows = true class, columns = noisy class, T[i, j] = P(noisy=j | true=i)."""
-    T = T.detach().cpu().numpy() if isinstance(T, torch.Tensor) else np.asarray(T)
+                       vmin: float = 0.0, vmax: float = 1.0, fmt=".2f", annot_min: float | None = None,
+                       cmap: str = HEATMAP_CMAP, xlabel: str = "noisy label j", ylabel: str = "true label i"):
+    """Heatmap of a transition matrix, rows = true class, columns = noisy class, T[i, j] = P(noisy=j | true=i).
+
+    ``annot``: write the values in (default: when K <= 10); other options as :func:`matrix_heatmap`.
+    """
+    T = T.detach().cpu().numpy() if isinstance(T, torch.Tensor) else np.asarray(T, dtype=float)
     if ax is None:
         _, axes = new_axes(width=3.8, height=3.4)
         ax = axes[0, 0]
-    K = T.shape[0]
-    annot = K <= 10 if annot is None else annot
-    names = class_names if class_names is not None else list(range(K))
-    sns.heatmap(T, ax=ax, vmin=0, vmax=vmax, cmap=HEATMAP_CMAP, annot=annot, fmt=".2f",
-                annot_kws={"fontsize": 6}, cbar=False, square=True, xticklabels=names, yticklabels=names)
-    ax.set_xlabel("noisy label j")
-    ax.set_ylabel("true label i")
+    annot = T.shape[0] <= 10 if annot is None else annot
+    matrix_heatmap(T, ax, vmin=vmin, vmax=vmax, cmap=cmap, annot=annot, fmt=fmt, annot_min=annot_min,
+                   xticklabels=class_names, yticklabels=class_names)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     return ax

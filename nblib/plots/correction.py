@@ -23,18 +23,15 @@ Small numeric helpers used by the figures and the widgets are here too (``transi
 check the numbers a figure draws without drawing it, and the tables the notebook prints
 (``results_table``, ``conditioning_table``, ``estimation_table``, ``blend_table``).
 
-The widget figures draw their matrices with ``imshow`` and label only the non-zero entries instead of
-``transition_heatmap``'s seaborn annotation: seaborn draws the whole figure once per annotated
-heatmap, which made a three-matrix slider redraw several times slower.
+The widget figures label only the non-zero entries of their matrices (``_matrix_panel``).
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from .._checks import check_choice, check_in_range, check_transition_matrix
-from .common import learning_curves
+from .common import learning_curves, transition_heatmap
 from .style import FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
 
 __all__ = [
@@ -52,7 +49,6 @@ LOSS_HIST_LIMIT = 1000.0   # the conditioning histogram spans [-LOSS_HIST_LIMIT,
 HIST_BINS = 60
 CURVE_POINTS = 60          # etas on the cond(T) curve
 ANNOT_MIN = 0.005          # matrix entries below this (in absolute value) are left unlabelled
-ANNOT_SIZE = 6.5
 FAMILIES = ("symmetric", "digit map")  # T(eta) = (1 - eta) I + eta P for two choices of P
 
 
@@ -151,27 +147,14 @@ def binary_expected_losses(p_clean: float, e01: float, e10: float, grid=None) ->
 # ----------------------------------------------------------------------------- figures
 def _matrix_panel(ax, M, title: str, vmin: float = 0.0, vmax: float = 1.0, cmap: str = HEATMAP_CMAP,
                   annot: bool = True, xlabel: str = "noisy label j", ylabel: str = "true label i"):
-    """A fast heatmap for the widgets: ``imshow`` plus a label on every entry with |value| >= ANNOT_MIN
-    (zeros stay blank, which is both quicker to draw than seaborn's full annotation and easier to read)."""
-    M = np.asarray(M, dtype=np.float64)
-    K = M.shape[0]
-    ax.imshow(np.clip(M, vmin, vmax), cmap=cmap, vmin=vmin, vmax=vmax)
-    if annot:
-        cm = plt.get_cmap(cmap)
-        for (i, j), v in np.ndenumerate(M):
-            if abs(v) >= ANNOT_MIN:
-                level = (np.clip(v, vmin, vmax) - vmin) / (vmax - vmin)
-                dark = np.dot(cm(level)[:3], (0.299, 0.587, 0.114)) < 0.5
-                ax.text(j, i, f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}", ha="center", va="center",
-                        fontsize=ANNOT_SIZE, color="white" if dark else "black", in_layout=False)
-    ax.set_xticks(range(K))
-    ax.set_yticks(range(K))
-    ax.tick_params(length=0, labelsize=8)
-    ax.grid(False)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    return ax
+    """A widget heatmap: every entry with |value| >= ANNOT_MIN labelled (zeros stay blank, easier to read)."""
+    return transition_heatmap(np.asarray(M, dtype=np.float64), ax=ax, title=title, vmin=vmin, vmax=vmax, cmap=cmap,
+                              annot=annot, annot_min=ANNOT_MIN, fmt=_entry, xlabel=xlabel, ylabel=ylabel)
+
+
+def _entry(v: float) -> str:
+    """Cell text: two decimals, whole numbers from 10 on (entries of T^{-1} can be large)."""
+    return f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
 
 
 def expected_loss_figure(p_clean: float = 0.7, e01: float = 0.1, e10: float = 0.4):

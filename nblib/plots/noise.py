@@ -2,7 +2,7 @@
 
 - ``flipped_examples``: training samples whose label was flipped, as curves (mnist1d) or images
   (digits), each titled "true -> given label";
-- ``transition_panels``: several transition matrices T side by side (seaborn heatmaps,
+- ``transition_panels``: several transition matrices T side by side (heatmaps,
   ``T[i, j] = P(noisy = j | true = i)``);
 - ``noise_view``: the update function of the noise widget: one noise model and rate -> the
   nominal T beside the empirical T realised on real labels, with the expected and realised
@@ -47,7 +47,6 @@ RATE_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
 MAX_SHADE = 0.55     # how far towards white the noisiest rate is drawn (1 = white)
 DARK_SHADE = 0.35    # how far towards black the clean run is drawn
 ANNOT_MIN = 0.005    # heatmap cells below this are left blank (they print as .00)
-ANNOT_DARK = 0.5     # viridis is light above this value: write black on it, white below
 
 
 def _np(a) -> np.ndarray:
@@ -116,25 +115,10 @@ def _fmt(v: float) -> str:
     return "1" if v >= 0.9995 else (f"{v:.3f}" if v < 0.1 else f"{v:.2f}")[1:]
 
 
-def _heatmap(T, ax, title: str, class_names=None):
-    """``transition_heatmap`` (seaborn) without grid lines and without annotations; see ``_annotate``."""
-    transition_heatmap(_np(T), ax=ax, title=title, annot=False, class_names=class_names)
-    ax.grid(False)
-    return ax
-
-
-def _annotate(ax, T, annot: bool | None = None):
-    """Write the non-zero cells of T on its heatmap (the zeros of a sparse T would hide its pattern);
-    ``annot=None``: only when K <= 10. Called after every heatmap of a figure is drawn, because
-    seaborn renders the whole figure once per heatmap; the texts stay out of the layout computation."""
-    T = _np(T)
-    if not (annot if annot is not None else T.shape[0] <= 10):
-        return
-    for (i, j), v in np.ndenumerate(T):
-        if v >= ANNOT_MIN:
-            t = ax.text(j + 0.5, i + 0.5, _fmt(v), ha="center", va="center", fontsize=6.5,
-                        color="black" if v > ANNOT_DARK else "white")
-            t.set_in_layout(False)
+def _heatmap(T, ax, title: str, class_names=None, annot: bool | None = None):
+    """``transition_heatmap`` writing only the non-zero cells, in ``_fmt``'s short form."""
+    return transition_heatmap(_np(T), ax=ax, title=title, annot=annot, class_names=class_names, fmt=_fmt,
+                              annot_min=ANNOT_MIN)
 
 
 def transition_panels(matrices: dict, suptitle: str | None = None, annot: bool | None = None, class_names=None):
@@ -143,9 +127,7 @@ def transition_panels(matrices: dict, suptitle: str | None = None, annot: bool |
         raise ValueError("matrices must contain at least one (title -> T) entry")
     fig, axes = new_axes(len(matrices), width=3.3, height=3.5)
     for ax, (name, T) in zip(axes[0], matrices.items()):
-        _heatmap(T, ax=ax, title=name, class_names=class_names)
-    for ax, T in zip(axes[0], matrices.values()):
-        _annotate(ax, T, annot)
+        _heatmap(T, ax=ax, title=name, class_names=class_names, annot=annot)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -176,9 +158,7 @@ def noise_view(kind: str = "symmetric", rate: float = 0.4, labels=None, num_clas
         emp = _noise.empirical_transition(labels, noisy, num_classes)
         emp = np.nan_to_num(emp)
         _heatmap(emp, ax=axes[0, 1], title=f"realised on {len(_np(labels))} labels: {realised:.1%} flipped")
-        _annotate(axes[0, 1], emp)
         head += f": {realised:.1%} of labels actually flipped"
-    _annotate(axes[0, 0], T)
     if caught:
         head += "\n(warning: some wrong class is at least as likely as the true one)"
     fig.suptitle(head)

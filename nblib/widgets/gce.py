@@ -19,17 +19,14 @@ are run once and kept in memory, so moving a slider only redraws:
                         ``truncation_widget``: the threshold-k slider.
 - ``update_playground`` / ``playground_widget``: a live 2-D toy problem trained in about a second.
 
-Timing: ``time_render`` measures what a student waits for per slider move: building the figure
-and rendering it to the PNG that the inline backend sends to the browser.
+Timing: ``nblib.widgets.base.time_update`` measures what a student waits for per slider move.
 """
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass, field
 from functools import partial
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -38,12 +35,12 @@ from .. import noise as _noise
 from .._checks import check_choice, check_in_range, check_int
 from .._device import device as _default_device
 from ..plots import gce as _plots
-from ..train import History, fit, predict_proba
+from ..train import History, fit, predict_proba, prune_schedule
 from .base import interact_figure, slider
 
 __all__ = ["SWEEP_ENGINES", "SweepRun", "PruningTrace", "TruncatedRun", "PLAYGROUND_LOSSES", "gradient_batch",
            "limit_table", "mae_table", "run_q_sweep", "sweep_table", "train_truncated", "make_playground_data",
-           "train_playground", "time_render", "interact_png", "update_q", "q_widget", "update_trained",
+           "train_playground", "interact_png", "update_q", "q_widget", "update_trained",
            "trained_widget", "update_truncation", "truncation_widget", "update_playground", "playground_widget"]
 
 BATCH_SIZE_SHOWN = 512                # samples in the q slider's "real batch"
@@ -110,22 +107,6 @@ def interact_png(render, controls: dict, columns: int = 3):
     items = list(controls.values())
     rows = [w.HBox(items[i:i + columns]) for i in range(0, len(items), columns)]
     return w.VBox([*rows, out])
-
-
-def time_render(update, repeats: int = 5, **values) -> float:
-    """Median wall seconds of one slider move: ``update(**values)`` plus turning it into the PNG
-    the browser receives (bytes as they are; a figure rendered the way the inline backend does it,
-    with ``bbox_inches="tight"``)."""
-    repeats = check_int("repeats", repeats, 1)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = update(**values)
-        if not isinstance(result, (bytes, bytearray)):
-            result.savefig(io.BytesIO(), format="png", bbox_inches="tight")
-            plt.close(result)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 # ----------------------------------------------------------------------------- limits, numerically
@@ -341,15 +322,13 @@ def train_truncated(data, y_noisy, flipped, *, q: float = PAPER_Q, k: float = PA
                     **fit_kw) -> TruncatedRun:
     """Train with truncated Lq and the pruning schedule (paper: from epoch 40, every 10, of 120).
 
-    Default schedule scaled to ``epochs``: start at a third of the run, refresh every twelfth.
+    Default schedule: :func:`nblib.train.prune_schedule` (from half the run, every tenth of it).
     ``model_kw`` goes to :func:`nblib.models.make_model`, extra keywords to :func:`nblib.fit`.
     Returns a :class:`TruncatedRun`; ``scores`` holds precision / recall of the final pruning.
     """
     from ..models import make_model
 
-    epochs = check_int("epochs", epochs, 1)
-    start = check_int("prune_start", prune_start if prune_start is not None else max(1, epochs // 3), 1)
-    every = check_int("prune_every", prune_every if prune_every is not None else max(1, epochs // 12), 1)
+    start, every = prune_schedule(epochs, prune_start, prune_every)
     n = len(data.x_train)
     weights = torch.ones(n, device=_default_device(device))  # on the training device: fit updates it in place
     trace = PruningTrace(weights, flipped, refresh_epochs=range(start, epochs + 1, every))
