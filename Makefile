@@ -33,7 +33,7 @@ COLAB_PINS   := ipywidgets==7.7.1 matplotlib==3.10.0
 TORCH_PIN    := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)+cpu
 TORCH_INDEX  ?=
 
-.PHONY: lab test unit notebooks e2e colab colab-env figures stamp bench results setup clean-venv
+.PHONY: lab test unit notebooks e2e colab colab-env figures stamp bench execute results setup clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -97,6 +97,10 @@ stamp: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# re-execute every lesson in place (stored outputs match the code again) and time it
+execute: $(STAMP)
+	$(BIN)/python benchmarks/bench_notebooks.py --inplace
 
 # the stored sweep results lesson 6 loads (data/results/; computes only the missing runs)
 results: $(STAMP)

@@ -6,6 +6,7 @@ process hits both sides alike; the ratio of medians is what the scripts print.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -25,6 +26,28 @@ def setup_threads(threads: int | None) -> int:
     if threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def cli(doc: str, *, repeats: int | None = None, device: bool = True, threads: int = 1,
+        extra: tuple = ()) -> argparse.Namespace:
+    """Parse a benchmark script's command line, set torch's threads and print :func:`machine`.
+
+    Every script takes ``--threads`` (default 1: fastest for these small models on a small
+    shared CPU) and, as it needs them, ``--repeats`` and ``--device``; ``extra`` holds more
+    ``(flag, add_argument keywords)`` pairs.
+    """
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=threads, help="torch intra-op threads")
+    if repeats is not None:
+        ap.add_argument("--repeats", type=int, default=repeats)
+    if device:
+        ap.add_argument("--device", default="cpu")
+    for flag, kw in extra:
+        ap.add_argument(flag, **kw)
+    a = ap.parse_args()
+    setup_threads(a.threads)
+    print(machine(), flush=True)
+    return a
 
 
 def interleaved(contenders: dict, repeats: int) -> dict[str, list[float]]:

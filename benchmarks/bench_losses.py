@@ -8,12 +8,11 @@ batch mean and backpropagates to the logits. Losses are timed round-robin (``rep
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
-from _common import machine, md_table, median, setup_threads
+from _common import cli, md_table, median
 
 import nblib
 from nblib.losses import LOSSES, make_loss
@@ -57,12 +56,5 @@ def report(rows) -> str:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--classes", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--device", default="cpu")
-    a = ap.parse_args()
-    setup_threads(a.threads)
-    print(machine())
+    a = cli(__doc__, extra=(("--batch", dict(type=int, default=128)), ("--classes", dict(type=int, default=10))))
     print(report(run(a.batch, a.classes, device=a.device)))

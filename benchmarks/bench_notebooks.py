@@ -1,23 +1,25 @@
-"""Execution time of each course notebook, top to bottom, in a fresh kernel (outputs not saved).
+"""Execution time of each course notebook, top to bottom, in a fresh kernel.
 
-Writes the table to data/results/notebook_times.md (the README shows it) and prints it.
+Writes the table to data/results/notebook_times.md (the README shows it) and prints it. With
+``--inplace`` each executed notebook is also saved with its fresh outputs, so re-executing the
+course after a change to nblib and timing it are one step (``make execute``).
 
-    python benchmarks/bench_notebooks.py [--timeout 900]
+    python benchmarks/bench_notebooks.py [--timeout 900] [--inplace]
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import time
 
-from _common import RESULTS, ROOT, machine, md_table
+from _common import RESULTS, ROOT, cli, machine, md_table
 
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = ("01", "02", "03", "04", "05", "06")
 
 
-def time_notebook(path, timeout: int = 900) -> float:
-    """Seconds to execute ``path`` in a fresh kernel (working directory: the notebook's folder)."""
+def time_notebook(path, timeout: int = 900, inplace: bool = False) -> float:
+    """Seconds to execute ``path`` in a fresh kernel (working directory: the notebook's folder);
+    ``inplace``: save the notebook with its new outputs."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -26,10 +28,13 @@ def time_notebook(path, timeout: int = 900) -> float:
                             resources={"metadata": {"path": str(path.parent)}})
     t0 = time.perf_counter()
     client.execute()
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    if inplace:
+        nbformat.write(nb, path)
+    return seconds
 
 
-def run(timeout: int = 900) -> list[dict]:
+def run(timeout: int = 900, inplace: bool = False) -> list[dict]:
     rows = []
     for lesson in LESSONS:
         found = sorted(NOTEBOOKS.glob(f"{lesson}_*.ipynb"))
@@ -37,7 +42,7 @@ def run(timeout: int = 900) -> list[dict]:
             rows.append(dict(notebook=f"{lesson}_… (missing)", seconds=None, status="missing"))
             continue
         try:
-            rows.append(dict(notebook=found[0].name, seconds=time_notebook(found[0], timeout), status="ok"))
+            rows.append(dict(notebook=found[0].name, seconds=time_notebook(found[0], timeout, inplace), status="ok"))
         except Exception as e:  # a failing or too slow notebook is reported, not fatal for the other five
             status = f"over {timeout} s" if "Timeout" in type(e).__name__ else f"error: {type(e).__name__}"
             rows.append(dict(notebook=found[0].name, seconds=None, status=status))
@@ -51,9 +56,10 @@ def report(rows) -> str:
 
 
 def write(rows, path=RESULTS / "notebook_times.md") -> str:
-    text = (f"# Notebook execution times\n\nEach notebook executed top to bottom in a fresh kernel by "
-            f"`make bench` (`python benchmarks/bench_notebooks.py`) on {datetime.date.today()}: {machine()}.\n"
-            f"The machine was shared with other jobs, so times vary by tens of percent from run to run.\n\n"
+    text = (f"# Notebook execution times\n\nEach notebook executed top to bottom in a fresh kernel (torch's "
+            f"default threads) by `python benchmarks/bench_notebooks.py` (run by `make bench` and `make execute`), "
+            f"finished {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC: {machine()} "
+            f"(the load average is of the minute before the end; the kernels themselves load 1-2 cores).\n\n"
             f"{report(rows)}\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -61,7 +67,6 @@ def write(rows, path=RESULTS / "notebook_times.md") -> str:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--timeout", type=int, default=900)
-    a = ap.parse_args()
-    print(write(run(a.timeout)))
+    a = cli(__doc__, device=False, threads=0, extra=(("--timeout", dict(type=int, default=900)),
+                                                     ("--inplace", dict(action="store_true"))))
+    print(write(run(a.timeout, a.inplace)))

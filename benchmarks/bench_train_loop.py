@@ -13,18 +13,21 @@ gradient share: it does *more* work per epoch than either reference. Both start 
 use Adam (lr 1e-3), plain cross entropy on the same noisy labels (symmetric 40%) and the same
 number of epochs. Seeds 0..R-1, one per repeat, interleaved; the ratio is of median wall times.
 
-    python benchmarks/bench_train_loop.py [--repeats 3] [--threads 1]
+Each case runs twice: with one torch thread and with all cores (torch's default, what a student's
+notebook uses); the DataLoader's worker processes compete with the training thread(s) for cores.
+
+    python benchmarks/bench_train_loop.py [--repeats 3] [--threads-list 1 2]
 """
 from __future__ import annotations
 
-import argparse
+import os
 import warnings
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from _common import interleaved, machine, md_table, median, setup_threads
+from _common import cli, interleaved, md_table, median, setup_threads
 
 import nblib
 
@@ -67,7 +70,18 @@ def reference_fit(model, data, y_noisy, *, epochs, seed, device="cpu", workers=O
     return acc
 
 
-def run(repeats: int = 3, device: str = "cpu") -> list[dict]:
+THREADS = (1, os.cpu_count())   # one thread, and all cores
+
+
+def run(repeats: int = 3, device: str = "cpu", threads=THREADS) -> list[dict]:
+    rows = []
+    for n_threads in dict.fromkeys(threads):
+        setup_threads(n_threads)
+        rows += _run_cases(repeats, device, n_threads)
+    return rows
+
+
+def _run_cases(repeats: int, device: str, n_threads: int) -> list[dict]:
     rows = []
     for case, (name, epochs) in CASES.items():
         data = nblib.data.load(name, device=device)
@@ -93,7 +107,7 @@ def run(repeats: int = 3, device: str = "cpu") -> list[dict]:
         times = interleaved({"reference": ref, "reference0": ref0, "nblib": fast}, repeats)
         out = interleaved.out
         t_ref, t_ref0, t_fast = (median(times[k]) for k in ("reference", "reference0", "nblib"))
-        rows.append(dict(case=case, epochs=epochs, repeats=repeats, ref_s=t_ref, ref0_s=t_ref0, nblib_s=t_fast,
+        rows.append(dict(case=case, threads=n_threads, epochs=epochs, repeats=repeats, ref_s=t_ref, ref0_s=t_ref0, nblib_s=t_fast,
                          ratio=t_ref / t_fast, ratio0=t_ref0 / t_fast,
                          ref_acc=sum(out["reference"]) / repeats, ref0_acc=sum(out["reference0"]) / repeats,
                          nblib_acc=sum(out["nblib"]) / repeats))
@@ -101,19 +115,14 @@ def run(repeats: int = 3, device: str = "cpu") -> list[dict]:
 
 
 def report(rows) -> str:
-    return md_table(["model", "epochs", "official loader, 4 workers (s)", "same, 0 workers (s)", "nblib.fit (s)",
+    return md_table(["model", "torch threads", "epochs", "official loader, 4 workers (s)", "same, 0 workers (s)", "nblib.fit (s)",
                      "speed-up vs official", "speed-up vs 0 workers", "test acc (official / 0 workers / nblib)"],
-                    [[r["case"], r["epochs"], f"{r['ref_s']:.2f}", f"{r['ref0_s']:.2f}", f"{r['nblib_s']:.2f}",
+                    [[r["case"], r["threads"], r["epochs"], f"{r['ref_s']:.2f}", f"{r['ref0_s']:.2f}", f"{r['nblib_s']:.2f}",
                       f"**{r['ratio']:.1f}x**", f"**{r['ratio0']:.1f}x**",
                       f"{r['ref_acc']:.3f} / {r['ref0_acc']:.3f} / {r['nblib_acc']:.3f}"] for r in rows])
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--device", default="cpu")
-    a = ap.parse_args()
-    setup_threads(a.threads)
-    print(machine())
-    print(report(run(a.repeats, a.device)))
+    a = cli(__doc__, repeats=3, extra=(("--threads-list", dict(type=int, nargs="+", default=list(THREADS),
+                                                            help="thread counts to compare")),))
+    print(report(run(a.repeats, a.device, a.threads_list)))

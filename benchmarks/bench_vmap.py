@@ -8,10 +8,9 @@ same noisy labels (symmetric 40%, one draw per seed), same epochs; interleaved, 
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 
-from _common import interleaved, machine, md_table, median, setup_threads
+from _common import cli, interleaved, md_table, median
 
 import nblib
 from nblib.batched import fit_batched
@@ -63,12 +62,5 @@ def report(rows) -> str:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[8, 32])
-    ap.add_argument("--device", default="cpu")
-    a = ap.parse_args()
-    setup_threads(a.threads)
-    print(machine())
+    a = cli(__doc__, repeats=1, extra=(("--sizes", dict(type=int, nargs="+", default=[8, 32])),))
     print(report(run(tuple(a.sizes), a.repeats, a.device)))

@@ -1,58 +1,53 @@
 """All speed benchmarks in one run (``make bench``): prints every ratio and writes
 data/results/benchmarks.md and data/results/notebook_times.md.
 
-1. nblib.fit vs the official code's DataLoader loop (digits MLP, mnist1d CNN);
+1. nblib.fit vs the official code's DataLoader loop (digits MLP, mnist1d CNN), on one thread
+   and on all cores;
 2. vmap-batched vs sequential training of 8 and 32 small models;
 3. every loss's forward + backward per batch relative to CE;
-4. each notebook's execution time.
+4. the wait per slider move of every lesson's widgets;
+5. each notebook's execution time.
 
     python benchmarks/run_all.py [--threads 1] [--quick] [--skip-notebooks]
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import time
 
-from _common import RESULTS, machine, setup_threads
+from _common import RESULTS, cli, machine, setup_threads
 
 import bench_losses
 import bench_notebooks
 import bench_train_loop
 import bench_vmap
+import bench_widgets
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small models "
-                                                           "on a small shared CPU)")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--quick", action="store_true", help="one repeat each, M = 8 only (a smoke test)")
-    ap.add_argument("--skip-notebooks", action="store_true")
-    a = ap.parse_args()
-    setup_threads(a.threads)
+    a = cli(__doc__, extra=(("--quick", dict(action="store_true", help="one repeat each, M = 8 only (a smoke test)")),
+                            ("--skip-notebooks", dict(action="store_true"))))
     t0 = time.perf_counter()
     where = machine()
-    print(where, flush=True)
     sections = []
 
+    def section(title: str, table: str) -> None:
+        sections.append((title, table))
+        print(f"\n## {title}\n{table}", flush=True)
+
     rows = bench_train_loop.run(repeats=1 if a.quick else 3, device=a.device)
-    sections.append(("Training loop: nblib.fit vs DataLoader reference", bench_train_loop.report(rows)))
-    print(f"\n## {sections[-1][0]}\n{sections[-1][1]}", flush=True)
-
+    setup_threads(a.threads)     # the loop benchmark tries several thread counts
+    section("Training loop: nblib.fit vs DataLoader reference", bench_train_loop.report(rows))
     rows = bench_vmap.run(sizes=(8,) if a.quick else (8, 32), repeats=1, device=a.device)
-    sections.append(("Batched (vmap) vs sequential training", bench_vmap.report(rows)))
-    print(f"\n## {sections[-1][0]}\n{sections[-1][1]}", flush=True)
-
+    section("Batched (vmap) vs sequential training", bench_vmap.report(rows))
     rows = bench_losses.run(device=a.device)
-    sections.append(("Loss forward+backward per batch (128 x 10) relative to CE", bench_losses.report(rows)))
-    print(f"\n## {sections[-1][0]}\n{sections[-1][1]}", flush=True)
-
+    section("Loss forward+backward per batch (128 x 10) relative to CE", bench_losses.report(rows))
+    rows = bench_widgets.run(repeats=1 if a.quick else 5)
+    section("Wait per slider move (widget update + PNG render)", bench_widgets.report(rows))
     if not a.skip_notebooks:
         rows = bench_notebooks.run()
         bench_notebooks.write(rows)
-        sections.append(("Notebook execution times", bench_notebooks.report(rows)))
-        print(f"\n## {sections[-1][0]}\n{sections[-1][1]}", flush=True)
+        section("Notebook execution times", bench_notebooks.report(rows))
 
     text = (f"# Speed benchmarks\n\nMeasured in one run of `make bench` (`python benchmarks/run_all.py"
             f"{' --quick' if a.quick else ''} --threads {a.threads}`) on {datetime.date.today()}: {where}.\n"

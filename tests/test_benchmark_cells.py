@@ -8,7 +8,6 @@ import pytest
 from nblib import sweep
 from nblib.plots import benchmark as bench
 
-matplotlib.use("Agg")
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "data" / "results"
 STORED = ("mnist1d-classroom", "digits-classroom")

@@ -1,28 +1,18 @@
 """Lesson 4 helpers: the symmetry figures, the per-class terms, the run cache, the APL widgets, the checks."""
-import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import nblib  # noqa: E402
-from nblib import losses as L  # noqa: E402
-from nblib.exercises import lesson04 as ex  # noqa: E402
-from nblib.plots import apl as plots  # noqa: E402
-from nblib.plots.style import CLEAN_COLOR, loss_color  # noqa: E402
-from nblib.train import History  # noqa: E402
-from nblib.widgets import apl as widgets  # noqa: E402
+import nblib
+from nblib import losses as L
+from nblib.exercises import lesson04 as ex
+from nblib.plots import apl as plots
+from nblib.plots.style import CLEAN_COLOR, loss_color
+from nblib.train import History
+from nblib.widgets import apl as widgets
 
 K = 10
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _probs(n=5, seed=0):

@@ -1,19 +1,14 @@
 """Lesson 5 (loss correction): plot helpers, widget update functions, the experiment runner, exercise checks."""
-import matplotlib
+import numpy as np
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from nblib import losses, noise  # noqa: E402
-from nblib.estimate import estimate_transition, estimation_error  # noqa: E402
-from nblib.exercises import lesson05 as ex  # noqa: E402
-from nblib.plots import correction as cp  # noqa: E402
-from nblib.train import History  # noqa: E402
-from nblib.widgets import correction as cw  # noqa: E402
+from nblib import losses, noise
+from nblib.estimate import estimate_transition, estimation_error
+from nblib.exercises import lesson05 as ex
+from nblib.plots import correction as cp
+from nblib.train import History
+from nblib.widgets import correction as cw
 
 K = 10
 T_DIGIT = noise.transition_matrix("asymmetric", K, 0.4, mapping="mnist")
@@ -25,12 +20,6 @@ def probs_labels():
     z = rng.normal(size=(200, K)) * 2
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     return p, rng.integers(0, K, size=200)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def fake_history(accs, loss=0.5):
