@@ -280,7 +280,10 @@ def test_check_mae_class_sum(capsys):
     assert "Correct" in capsys.readouterr().out
     assert not ex.check_mae_class_sum(9)
     assert "Not yet" in capsys.readouterr().out
-    assert not ex.check_mae_class_sum("many")
+    assert not ex.check_mae_class_sum(None)
+    assert "No answer yet" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="answer must be a number"):
+        ex.check_mae_class_sum("many")
     assert ex.check_mae_class_sum(4, num_classes=3)
 
 

@@ -249,8 +249,11 @@ def test_check_singular_eta(capsys):
     assert ex.check_singular_eta(0.9)
     assert ex.check_singular_eta(0.75, num_classes=4)
     assert not ex.check_singular_eta(1.0)
+    capsys.readouterr()
     assert not ex.check_singular_eta(None)
-    assert "number" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("No answer yet")
+    with pytest.raises(TypeError, match="value must be a number"):
+        ex.check_singular_eta("0.9 or so")
 
 
 def test_check_anchor_estimate(capsys):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .. import noise as _noise
+from ._feedback import number, unanswered, verdict
 
 __all__ = ["EX1_RATE", "EX1_NUM_CLASSES", "EX2_RATE", "EX2_NUM_CLASSES", "EX3_NUM_CLASSES",
            "check_expected_flip_rate", "check_pair_matrix", "check_max_symmetric_rate", "check_best_epoch"]
@@ -25,38 +26,15 @@ EX3_NUM_CLASSES = 10
 TOL = 5e-3          # numeric answers are accepted within this absolute tolerance
 
 
-NO_ANSWER = "No answer yet: replace the ... with your answer and run the cell again."
-
-
-def _feedback(ok: bool, right: str, wrong: str) -> bool:
-    print(("Correct! " + right) if ok else ("Not quite. " + wrong))
-    return ok
-
-
-def _unanswered(answer) -> bool:
-    """True (and a reminder printed) when the notebook's placeholder ``...`` is still there."""
-    if answer is Ellipsis:
-        print(NO_ANSWER)
-        return True
-    return False
-
-
-def _number(answer, name: str = "answer") -> float:
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {answer!r}") from None
-
-
 def check_expected_flip_rate(answer) -> bool:
     """Exercise 1: expected fraction of changed labels for symmetric noise *including* the true
     class, rate ``EX1_RATE``, ``EX1_NUM_CLASSES`` classes (a fraction, e.g. 0.25)."""
-    if _unanswered(answer):
+    if unanswered(answer):
         return False
-    a = _number(answer)
+    a = number(answer)
     T = _noise.transition_matrix("symmetric", EX1_NUM_CLASSES, EX1_RATE, include_true=True)
     want = _noise.expected_flip_rate(T)
-    return _feedback(abs(a - want) <= TOL,
+    return verdict(abs(a - want) <= TOL,
                      f"A share {EX1_RATE} of labels is redrawn uniformly over all {EX1_NUM_CLASSES} classes, and "
                      f"1/{EX1_NUM_CLASSES} of those redraws land on the true class: {EX1_RATE} x "
                      f"{EX1_NUM_CLASSES - 1}/{EX1_NUM_CLASSES} = {want:.2f}.",
@@ -68,19 +46,19 @@ def check_expected_flip_rate(answer) -> bool:
 def check_pair_matrix(T) -> bool:
     """Exercise 2: the pair-flip transition matrix (i -> i+1 mod K) for ``EX2_NUM_CLASSES`` classes
     and rate ``EX2_RATE``, as a (K, K) array or nested list, T[i, j] = P(noisy = j | true = i)."""
-    if _unanswered(T):
+    if unanswered(T):
         return False
     T = np.asarray(T.detach().cpu() if isinstance(T, torch.Tensor) else T, dtype=np.float64)
     want = _noise.transition_matrix("pair", EX2_NUM_CLASSES, EX2_RATE)
     if T.shape != want.shape:
-        return _feedback(False, "", f"T must have shape {want.shape}, got {T.shape}.")
+        return verdict(False, "", f"T must have shape {want.shape}, got {T.shape}.")
     if np.allclose(T, want.T, atol=1e-6) and not np.allclose(T, want, atol=1e-6):
-        return _feedback(False, "", "You wrote the transpose: rows are the TRUE class i, columns the noisy "
+        return verdict(False, "", "You wrote the transpose: rows are the TRUE class i, columns the noisy "
                                     "label j.")
     if not np.allclose(T.sum(1), 1, atol=1e-6):
-        return _feedback(False, "", f"Every row of T must sum to 1 (it is a distribution over noisy labels); "
+        return verdict(False, "", f"Every row of T must sum to 1 (it is a distribution over noisy labels); "
                                     f"your row sums are {np.round(T.sum(1), 3).tolist()}.")
-    return _feedback(np.allclose(T, want, atol=1e-6),
+    return verdict(np.allclose(T, want, atol=1e-6),
                      f"Row i keeps {1 - EX2_RATE:.1f} on the diagonal and moves {EX2_RATE} to column "
                      f"(i + 1) mod {EX2_NUM_CLASSES}; the last class wraps around to 0.",
                      "Hint: T[i, i] = 1 - rate and T[i, (i + 1) % K] = rate; do not forget the wrap-around "
@@ -90,12 +68,12 @@ def check_pair_matrix(T) -> bool:
 def check_max_symmetric_rate(answer) -> bool:
     """Exercise 3: the rate (a fraction) at which symmetric noise (true class excluded) on
     ``EX3_NUM_CLASSES`` classes stops leaving the true class as the single most likely label."""
-    if _unanswered(answer):
+    if unanswered(answer):
         return False
-    a = _number(answer)
+    a = number(answer)
     K = EX3_NUM_CLASSES
     want = (K - 1) / K
-    return _feedback(abs(a - want) <= TOL,
+    return verdict(abs(a - want) <= TOL,
                      f"1 - eta > eta/(K - 1) <=> eta < (K - 1)/K = {want:.2f}. Up to there the true class "
                      "is still the most frequent label of its own samples (the condition of Ghosh et al. 2017).",
                      "Hint: compare the diagonal entry 1 - eta with one off-diagonal entry eta/(K - 1)."
@@ -104,12 +82,12 @@ def check_max_symmetric_rate(answer) -> bool:
 
 def check_best_epoch(answer, history) -> bool:
     """Exercise 4: the epoch (1-based) at which ``history`` reached its highest test accuracy."""
-    if _unanswered(answer):
+    if unanswered(answer):
         return False
     if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
         raise TypeError(f"answer must be an integer epoch, got {answer!r}")
     want = history.best_epoch
-    return _feedback(int(answer) == want,
+    return verdict(int(answer) == want,
                      f"Test accuracy peaked at epoch {want} ({history.best_test_acc:.3f}) and ended at "
                      f"{history.final_test_acc:.3f}: training longer made the model worse.",
                      "Hint: look for the maximum of history.test_acc (epochs start at 1), or use "

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .. import losses as _losses
-from .lesson01 import _feedback, _number, _unanswered  # the shared feedback helpers of the course's checks
+from ._feedback import number, unanswered, verdict
 
 __all__ = ["EX1_LOGITS", "EX1_LABEL", "EX2_P_Y", "EX4_CANDIDATES", "check_ce_logit_gradient",
            "check_gradient_ratio", "check_mae_peak", "check_symmetric_losses"]
@@ -40,15 +40,15 @@ def _ce_logit_gradient() -> np.ndarray:
 
 def check_ce_logit_gradient(answer) -> bool:
     """Exercise 1: the vector dCCE/dz (length K) for logits ``EX1_LOGITS`` and label ``EX1_LABEL``."""
-    if _unanswered(answer):
+    if unanswered(answer):
         return False
     a = np.asarray(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer, dtype=np.float64)
     want = _ce_logit_gradient()
     if a.shape != want.shape:
-        return _feedback(False, "", f"The gradient has one entry per class: shape {want.shape}, got {a.shape}.")
+        return verdict(False, "", f"The gradient has one entry per class: shape {want.shape}, got {a.shape}.")
     if np.allclose(a, -want, atol=TOL):
-        return _feedback(False, "", "Right size, wrong sign: the gradient is p - e_y (descent moves z by -(p - e_y)).")
-    return _feedback(np.allclose(a, want, atol=TOL),
+        return verdict(False, "", "Right size, wrong sign: the gradient is p - e_y (descent moves z by -(p - e_y)).")
+    return verdict(np.allclose(a, want, atol=TOL),
                      f"dCCE/dz = p - e_y = {np.round(want, 3).tolist()}: the label's logit is pushed up by "
                      "1 - p_y, every other logit down by its own probability; the entries sum to 0.",
                      "Hint: p = softmax(z) = exp(z) / exp(z).sum(); then subtract 1 at the label's index.")
@@ -56,11 +56,11 @@ def check_ce_logit_gradient(answer) -> bool:
 
 def check_gradient_ratio(answer) -> bool:
     """Exercise 2: ||dCCE/dtheta|| / ||dMAE/dtheta|| for one sample with p_y = ``EX2_P_Y`` (MAE = 2 - 2 p_y)."""
-    if _unanswered(answer):
+    if unanswered(answer):
         return False
-    a = _number(answer)
+    a = number(answer)
     want = 1 / float(_losses.analytic_weight("mae", EX2_P_Y))   # CCE's weight is 1
-    return _feedback(abs(a - want) <= REL_TOL * want,
+    return verdict(abs(a - want) <= REL_TOL * want,
                      f"dCCE/dtheta = -(1/p_y) dp_y/dtheta and dMAE/dtheta = -2 dp_y/dtheta, so the ratio is "
                      f"1/(2 p_y) = {want:g}: a sample the model finds implausible pulls {want:g} times harder "
                      "under CCE.",
@@ -71,12 +71,12 @@ def check_gradient_ratio(answer) -> bool:
 
 def check_mae_peak(answer) -> bool:
     """Exercise 3: the p_y in (0, 1) that maximises MAE's logit gradient |dMAE/dz_y| = 2 p_y (1 - p_y)."""
-    if _unanswered(answer):
+    if unanswered(answer):
         return False
-    a = _number(answer)
+    a = number(answer)
     p = np.linspace(0, 1, 100001)
     want = float(p[np.argmax(p * (1 - p))])
-    return _feedback(abs(a - want) <= TOL,
+    return verdict(abs(a - want) <= TOL,
                      "d/dp [2p(1 - p)] = 2 - 4p = 0 at p_y = 1/2. MAE ignores samples it finds implausible "
                      "(p_y near 0) as well as the ones it already fits (p_y near 1): robust to flipped labels, "
                      "but slow to start, since a fresh network has p_y near 1/K.",
@@ -92,7 +92,7 @@ def _symmetric_candidates() -> frozenset:
 def check_symmetric_losses(answer) -> bool:
     """Exercise 4: the set of names among ``EX4_CANDIDATES`` whose sum over all labels,
     sum_k L(f(x), k), is the same for every x (use ``nblib.losses.symmetry_gap``)."""
-    if _unanswered(answer):
+    if unanswered(answer):
         return False
     if isinstance(answer, str):
         answer = [answer]
@@ -102,7 +102,7 @@ def check_symmetric_losses(answer) -> bool:
         raise ValueError(f"answer must name losses among {EX4_CANDIDATES}, got {sorted(unknown)}")
     want = _symmetric_candidates()
     missing, extra = sorted(want - a), sorted(a - want)
-    return _feedback(a == want,
+    return verdict(a == want,
                      f"{sorted(want)} are symmetric: MAE and RCE are affine in p_y (sum_k (1 - p_k) = K - 1), and "
                      "NCE is normalized. CE, GCE (q < 1) and FL are not.",
                      (f"Missing: {missing}. " if missing else "") + (f"Not symmetric: {extra}. " if extra else "")

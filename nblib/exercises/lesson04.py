@@ -10,6 +10,7 @@ import math
 import torch
 
 from .. import losses as L
+from ._feedback import number, unanswered, verdict
 
 __all__ = ["check_mae_class_sum", "check_nrce_class_sum", "check_nce", "check_active_passive", "ACTIVE", "PASSIVE"]
 
@@ -20,19 +21,6 @@ FN_TOL = 1e-5           # a student's loss function must match nblib's to this a
 CHECK_SAMPLES = 256     # random predictions used to test a student's function
 
 
-def _number(answer, name="answer"):
-    try:
-        return float(answer)
-    except (TypeError, ValueError):
-        print(f"Please give a number for {name}, got {answer!r}.")
-        return None
-
-
-def _verdict(ok: bool, good: str, bad: str) -> bool:
-    print(("Correct! " + good) if ok else ("Not yet. " + bad))
-    return ok
-
-
 def _class_sum(loss: str, num_classes: int) -> float:
     """sum_k L(f(x), k) of an nblib loss (a symmetric one: the same for every x), on one random x."""
     z = torch.randn(1, num_classes, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -41,22 +29,22 @@ def _class_sum(loss: str, num_classes: int) -> float:
 
 def check_mae_class_sum(answer, num_classes: int = 10) -> bool:
     """Exercise: sum_k MAE(f(x), k) for nblib's MAE (2 - 2 p_y) with ``num_classes`` classes."""
-    value = _number(answer)
-    if value is None:
+    if unanswered(answer):
         return False
+    value = number(answer)
     expected = _class_sum("mae", num_classes)
-    return _verdict(math.isclose(value, expected, rel_tol=REL_TOL),
+    return verdict(math.isclose(value, expected, rel_tol=REL_TOL),
                     f"sum_k (2 - 2 p_k) = 2K - 2 sum_k p_k = 2K - 2 = {expected:g}, whatever p is: MAE is symmetric.",
                     "Write sum_k (2 - 2 p_k) and use sum_k p_k = 1.")
 
 
 def check_nrce_class_sum(answer, num_classes: int = 10) -> bool:
     """Exercise: sum_k NRCE(f(x), k) for nblib's NRCE = A (1 - p_y) / (4 (K - 1)), A = -ln(1e-4)."""
-    value = _number(answer)
-    if value is None:
+    if unanswered(answer):
         return False
+    value = number(answer)
     expected = _class_sum("nrce", num_classes)
-    return _verdict(math.isclose(value, expected, rel_tol=REL_TOL),
+    return verdict(math.isclose(value, expected, rel_tol=REL_TOL),
                     f"A (K - 1) / (4 (K - 1)) = A / 4 = {expected:.4f}: constant (symmetric), but not 1, because "
                     "the code's A = ln(1e4) ~ 9.21 is not the paper's 4.",
                     "sum_k (1 - p_k) = K - 1; multiply by A / (4 (K - 1)) with A = nblib.losses.RCE_A.")
@@ -94,7 +82,7 @@ def check_nce(fn, num_classes: int = 10) -> bool:
         print(f"Not yet. Largest difference from nblib.losses.nce: {err:.3g}. {hint}")
         return False
     sums = sum(torch.as_tensor(fn(z, torch.full_like(y, k)), dtype=torch.float64) for k in range(num_classes))
-    return _verdict(True, f"Matches nblib.losses.nce (max difference {err:.1e}); its class sums are "
+    return verdict(True, f"Matches nblib.losses.nce (max difference {err:.1e}); its class sums are "
                     f"{float(sums.min()):.6f} to {float(sums.max()):.6f}, i.e. 1: NCE is symmetric.", "")
 
 
@@ -103,7 +91,7 @@ def check_active_passive(active, passive) -> bool:
     active = {str(a).lower() for a in active}
     passive = {str(p).lower() for p in passive}
     if active == ACTIVE and passive == PASSIVE:
-        return _verdict(True, "Active losses have l(f(x), k) = 0 for every k != y (only p_y is pushed up); "
+        return verdict(True, "Active losses have l(f(x), k) = 0 for every k != y (only p_y is pushed up); "
                         "passive ones have non-zero terms at k != y (they push those p_k down).", "")
     wrong = sorted((active & PASSIVE) | (passive & ACTIVE))
     missing = sorted((ACTIVE | PASSIVE) - active - passive)
@@ -115,4 +103,4 @@ def check_active_passive(active, passive) -> bool:
         parts.append(f"missing: {', '.join(missing)}")
     if unknown:
         parts.append(f"not part of the question: {', '.join(unknown)}")
-    return _verdict(False, "", "; ".join(parts) + ". Look at which classes k carry a non-zero term l(f(x), k).")
+    return verdict(False, "", "; ".join(parts) + ". Look at which classes k carry a non-zero term l(f(x), k).")

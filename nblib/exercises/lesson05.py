@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._feedback import number, unanswered, verdict
+
 __all__ = ["check_forward", "check_backward", "check_singular_eta", "check_anchor_estimate", "random_case"]
 
 ATOL = 1e-4          # numerical answers must match the reference within this
@@ -52,27 +54,22 @@ def _reference(name, probs, T, y):
     return getattr(losses, name)(logits, torch.as_tensor(y), T=T, reduction="none").numpy()
 
 
-def _report(ok: bool, good: str, bad: str) -> bool:
-    print(("Correct! " + good) if ok else ("Not yet. " + bad))
-    return ok
-
-
 def _check_loss_fn(fn, name, wrong_variants: dict, good: str) -> bool:
     for seed in range(CHECK_SEED, CHECK_SEED + NUM_CASES):
         probs, T, y = random_case(seed)
         got, err = _call(fn, probs, T, y)
         if err:
-            return _report(False, "", err)
+            return verdict(False, "", err)
         want = _reference(name, probs, T, y)
         if got.shape != want.shape:
-            return _report(False, "", f"expected one loss per sample, shape {want.shape}, got shape {got.shape}")
+            return verdict(False, "", f"expected one loss per sample, shape {want.shape}, got shape {got.shape}")
         if not np.allclose(got, want, atol=ATOL):
             for hint, variant in wrong_variants.items():
                 if np.allclose(got, variant(probs, T, y), atol=ATOL):
-                    return _report(False, "", hint)
+                    return verdict(False, "", hint)
             i = int(np.argmax(np.abs(got - want)))
-            return _report(False, "", f"sample {i}: expected {want[i]:.4f}, got {got[i]:.4f}")
-    return _report(True, good, "")
+            return verdict(False, "", f"sample {i}: expected {want[i]:.4f}, got {got[i]:.4f}")
+    return verdict(True, good)
 
 
 def check_forward(fn) -> bool:
@@ -108,11 +105,10 @@ def check_backward(fn) -> bool:
 def check_singular_eta(value, num_classes: int = 10) -> bool:
     """The eta at which T(eta) = (1 - eta) I + eta/(K - 1) (11^T - I) stops being invertible."""
     want = (num_classes - 1) / num_classes
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return _report(False, "", f"answer with a number, got {value!r}")
-    return _report(abs(v - want) < 1e-3,
+    if unanswered(value):
+        return False
+    v = number(value, "value")
+    return verdict(abs(v - want) < 1e-3,
                    f"T(eta) has eigenvalues 1 (on the all-ones vector) and 1 - eta K/(K-1) (K-1 times); "
                    f"the latter vanishes at eta = (K-1)/K = {want:.3f}: every row is then uniform.",
                    "write T(eta) = a I + b 11^T and find when its smallest eigenvalue a is zero "
@@ -127,14 +123,14 @@ def check_anchor_estimate(fn) -> bool:
         probs, _, _ = random_case(seed, n=50)
         got, err = _call(fn, probs)
         if err:
-            return _report(False, "", err)
+            return verdict(False, "", err)
         want = estimate_transition(probs, filter_outliers=False)
         if got.shape != want.shape:
-            return _report(False, "", f"T-hat must be ({want.shape[0]}, {want.shape[1]}), got shape {got.shape}")
+            return verdict(False, "", f"T-hat must be ({want.shape[0]}, {want.shape[1]}), got shape {got.shape}")
         if not np.allclose(got, want, atol=ATOL):
             if np.allclose(got, want.T, atol=ATOL):
-                return _report(False, "", "you built T-hat transposed: row i is the *prediction* at class i's anchor.")
+                return verdict(False, "", "you built T-hat transposed: row i is the *prediction* at class i's anchor.")
             if np.allclose(got, probs[np.argmax(probs, axis=1)][: len(want)], atol=ATOL):
-                return _report(False, "", "take the argmax over samples (axis 0), one anchor per class.")
-            return _report(False, "", "row i must be probs[a_i] with a_i = argmax over samples n of probs[n, i].")
-    return _report(True, "At an anchor of class i, p(noisy = j | x) = T[i, j]: the prediction *is* row i of T.", "")
+                return verdict(False, "", "take the argmax over samples (axis 0), one anchor per class.")
+            return verdict(False, "", "row i must be probs[a_i] with a_i = argmax over samples n of probs[n, i].")
+    return verdict(True, "At an anchor of class i, p(noisy = j | x) = T[i, j]: the prediction *is* row i of T.")

@@ -10,17 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._feedback import unanswered, verdict
+
 __all__ = ["check_largest_gap", "check_best_loss"]
-
-
-def _todo() -> bool:
-    print("Replace None with your answer, then run the cell again.")
-    return False
-
-
-def _verdict(ok: bool, text: str) -> bool:
-    print(("Correct! " if ok else "Not yet. ") + text)
-    return ok
 
 
 def _cell_means(frame: pd.DataFrame, noise: str, metric: str) -> pd.Series:
@@ -42,26 +34,26 @@ def _loss_name(answer, means: pd.Series) -> str:
 def check_largest_gap(answer, frame: pd.DataFrame, noise: str = "sym 0.8") -> bool:
     """Exercise 1: the loss with the largest memorisation gap (best - final test accuracy, mean
     over seeds) at ``noise``."""
-    if answer is None:
-        return _todo()
+    if unanswered(answer):
+        return False
     gaps = _cell_means(frame, noise, "memorisation_gap")
     name, right = _loss_name(answer, gaps), gaps.idxmax()
     if name == right:
-        return _verdict(True, f"{right} loses {100 * gaps[right]:.1f} points between its best epoch and the "
+        return verdict(True, f"{right} loses {100 * gaps[right]:.1f} points between its best epoch and the "
                               f"last one at {noise}: it fits the flipped labels late in training.")
-    return _verdict(False, f"{name}'s gap is {100 * gaps[name]:.1f} points; read the gap heatmap's '{noise}' "
+    return verdict(False, f"{name}'s gap is {100 * gaps[name]:.1f} points; read the gap heatmap's '{noise}' "
                            "column (darker = larger gap) or sort the frame by memorisation_gap.")
 
 
 def check_best_loss(answer, frame: pd.DataFrame, noise: str = "asym 0.4") -> bool:
     """Exercise 2: the loss with the highest mean final test accuracy at ``noise``."""
-    if answer is None:
-        return _todo()
+    if unanswered(answer):
+        return False
     acc = _cell_means(frame, noise, "final_test_acc")
     name, right = _loss_name(answer, acc), acc.idxmax()
     if name == right:
-        return _verdict(True, f"{right} reaches {100 * acc[right]:.1f}% at {noise}.")
+        return verdict(True, f"{right} reaches {100 * acc[right]:.1f}% at {noise}.")
     hint = ("that is the best *best-epoch* accuracy; the question asks for the final one."
             if name == _cell_means(frame, noise, "best_test_acc").idxmax() else
             f"{name} reaches {100 * acc[name]:.1f}%; compare the '{noise}' column of the accuracy table.")
-    return _verdict(False, hint)
+    return verdict(False, hint)
