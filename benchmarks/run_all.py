@@ -49,10 +49,11 @@ def main() -> None:
         bench_notebooks.write(rows)
         section("Notebook execution times", bench_notebooks.report(rows))
 
-    text = (f"# Speed benchmarks\n\nMeasured in one run of `make bench` (`python benchmarks/run_all.py"
-            f"{' --quick' if a.quick else ''} --threads {a.threads}`) on {datetime.date.today()}: {where}.\n"
+    text = (f"# Speed benchmarks\n\nMeasured in one run of `python benchmarks/run_all.py"
+            f"{' --quick' if a.quick else ''}{' --skip-notebooks' if a.skip_notebooks else ''} --threads {a.threads}` (`make bench` runs it in full) on {datetime.date.today()}: {where}.\n"
             f"Contenders run interleaved in the same process; ratios are of median wall times. "
-            f"Total {time.perf_counter() - t0:.0f} s.\n\n"
+            f"Total {time.perf_counter() - t0:.0f} s."
+            + (" Notebook times: `notebook_times.md` (`make execute`)." if a.skip_notebooks else "") + "\n\n"
             + "\n\n".join(f"## {title}\n\n{table}" for title, table in sections) + "\n")
     if not a.quick:
         (RESULTS / "benchmarks.md").write_text(text)
