@@ -76,3 +76,13 @@ def test_interact_figure_redraws_with_plain_update():
     assert base.time_update(update, a=0.3) > 0
     log = base.slider("q", 0.7, -2, 0, 0.01, log=True, slow=True)
     assert log.continuous_update is False and log.min == -2
+
+
+def test_losses_sharing_a_colour_get_different_bar_patterns():
+    assert style.loss_color("gce") == style.loss_color("forward(T)")
+    assert style.loss_hatch("gce") != style.loss_hatch("forward(T)")
+    same = {}
+    for name in style.LOSS_STYLE:
+        key = (style.loss_color(name), style.loss_hatch(name))
+        assert key not in same, f"{name} and {same.get(key)} look the same as bars"
+        same[key] = name

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._paths import find_data
 from .common import matrix_heatmap
-from .style import HEATMAP_CMAP, loss_color, new_axes
+from .style import HEATMAP_CMAP, loss_color, loss_hatch, new_axes
 
 __all__ = ["PAPER_RESULTS", "PAPER_NAMES", "accuracy_heatmap", "gap_heatmap", "ranking", "ranking_plot",
            "overview", "paper_tables", "paper_comparison", "paper_comparison_plot", "cell_summary", "claims",
@@ -93,7 +93,9 @@ def ranking_plot(frame: pd.DataFrame, metric: str = "final_test_acc", ax=None, t
         ax = axes[0, 0]
     r = ranking(frame, metric)
     names = list(r.index)[::-1]
-    ax.barh(names, r["mean rank"][::-1], color=[loss_color(n) for n in names])
+    bars = ax.barh(names, r["mean rank"][::-1], color=[loss_color(n) for n in names], edgecolor="white")
+    for bar, name in zip(bars, names):
+        bar.set_hatch(loss_hatch(name))
     ax.set_xlabel("average rank over noisy settings (1 = best)")
     ax.set_title(title or "ranking of the losses")
     ax.grid(axis="y", visible=False)

@@ -57,6 +57,15 @@ def loss_color(name: str) -> str:
     return loss_style(name)["color"]
 
 
+LINE_HATCH = {"-": "", "--": "...", "-.": "///", ":": "xxx"}   # a bar's fill pattern for a line style
+
+
+def loss_hatch(name: str) -> str:
+    """The fill pattern of a loss's bar: bars have no line style, so losses that share a colour
+    (gce and forward, both blue) are told apart by a pattern derived from their line style."""
+    return LINE_HATCH.get(loss_style(name)["ls"], "")
+
+
 def use_style() -> None:
     """Apply the course's matplotlib defaults (small inline figures, readable fonts, no top/right spines)."""
     mpl.rcParams.update({
