@@ -179,7 +179,7 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
         seed: int = 0, sample_weight: torch.Tensor | None = None,
         prune_start: int | None = None, prune_every: int | None = None,
         callback: Callable[[int, nn.Module, History], object] | None = None,
-        progress: bool = True, device: str | torch.device | None = None) -> History:
+        eval_train: bool = True, progress: bool = True, device: str | torch.device | None = None) -> History:
     """Train ``model`` on ``data`` (a :class:`nblib.data.Dataset`) with labels ``y_train``.
 
     Args:
@@ -197,6 +197,10 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
             (0 = pruned) after training: it is updated in place.
         callback: called as ``callback(epoch, model, history)`` after each epoch; returning
             True stops training early.
+        eval_train: evaluate the whole training set after every epoch, for ``train_acc``,
+            ``clean_acc`` and the flipped-sample curves that show memorisation. False skips that
+            pass (those curves are NaN; test accuracy, loss and gradient share remain): the same
+            work per epoch as a plain loop that only tests, ~15% less for a small conv net.
         progress: show a tqdm bar (turn off in tests and sweeps).
         device: where to train; default ``nblib.device()``.
 
@@ -275,15 +279,19 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
                 grad_flipped += g @ flipped_f[idx]   # no boolean indexing: no host sync
                 total_loss += per_sample.detach().sum()
 
-        pred = predict_logits(model, x).argmax(1)
         pred_test = predict_logits(model, x_test).argmax(1)
         hist.epoch.append(epoch)
         hist.loss.append(total_loss.item() / len(x))
-        hist.train_acc.append(accuracy(pred, y))
         hist.test_acc.append(accuracy(pred_test, y_test))
-        hist.clean_acc.append(accuracy(pred[~flipped], y[~flipped]))
-        hist.flipped_acc_noisy.append(accuracy(pred[flipped], y[flipped]))
-        hist.flipped_acc_true.append(accuracy(pred[flipped], y_true[flipped]))
+        if eval_train:
+            pred = predict_logits(model, x).argmax(1)
+            hist.train_acc.append(accuracy(pred, y))
+            hist.clean_acc.append(accuracy(pred[~flipped], y[~flipped]))
+            hist.flipped_acc_noisy.append(accuracy(pred[flipped], y[flipped]))
+            hist.flipped_acc_true.append(accuracy(pred[flipped], y_true[flipped]))
+        else:
+            for curve in (hist.train_acc, hist.clean_acc, hist.flipped_acc_noisy, hist.flipped_acc_true):
+                curve.append(float("nan"))
         share = grad_flipped.item() / grad_all.item() if grad_all.item() > 0 else float("nan")
         hist.flipped_grad_share.append(share)
         hist.time.append(time.perf_counter() - t0)

@@ -121,3 +121,14 @@ def test_bad_labels_are_named(digits):
         _run(digits, y_train=digits.y_train[:10])
     with pytest.raises(ValueError, match="sample_weight"):
         _run(digits, sample_weight=torch.ones(3))
+
+
+def test_eval_train_false_skips_only_the_training_set_curves(digits, noisy40):
+    y, flipped = noisy40
+    full = _run(digits, y_train=y, flipped=flipped, epochs=3)
+    lean = _run(digits, y_train=y, flipped=flipped, epochs=3, eval_train=False)
+    assert lean.test_acc == full.test_acc and lean.loss == full.loss              # the training itself is unchanged
+    assert lean.flipped_grad_share == full.flipped_grad_share
+    for curve in ("train_acc", "clean_acc", "flipped_acc_noisy", "flipped_acc_true"):
+        assert len(getattr(lean, curve)) == 3 and all(math.isnan(v) for v in getattr(lean, curve))
+        assert not any(math.isnan(v) for v in getattr(full, curve))
