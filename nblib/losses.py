@@ -490,13 +490,19 @@ DEFAULTS = {name: {p: d for p, d in _hyper_params(name).items() if d is not insp
             for name in LOSSES}
 
 
-def _bind_params(name, num_classes, params):
-    """Defaults + ``params``, validated by the loss function itself on an empty batch."""
+def _check_param_names(name: str, params) -> dict:
+    """The hyper-parameters of loss ``name``; a TypeError naming any of ``params`` it does not take."""
     allowed = _hyper_params(name)
     for p in params:
         if p not in allowed:
             raise TypeError(f"unknown parameter {p!r} for loss {name!r}; valid parameters: "
                             f"{', '.join(allowed) or 'none'}")
+    return allowed
+
+
+def _bind_params(name, num_classes, params):
+    """Defaults + ``params``, validated by the loss function itself on an empty batch."""
+    allowed = _check_param_names(name, params)
     bound = {**DEFAULTS[name], **params}
     for p in allowed:
         if p not in bound:
@@ -623,11 +629,7 @@ def analytic_weight(name, p_y, **params):
     if name not in _ANALYTIC:
         raise ValueError(f"analytic_weight covers the losses of p_y alone ({', '.join(_ANALYTIC)}); "
                          f"use gradient_weight for {name!r}")
-    allowed = _hyper_params(name)
-    for p in params:
-        if p not in allowed:
-            raise TypeError(f"unknown parameter {p!r} for loss {name!r}; valid parameters: "
-                            f"{', '.join(allowed) or 'none'}")
+    _check_param_names(name, params)
     kw = {**DEFAULTS[name], **params}
     _check(**{p: v for p, v in kw.items() if p in _RANGES})
     is_tensor = isinstance(p_y, torch.Tensor)

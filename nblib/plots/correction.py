@@ -145,6 +145,18 @@ def binary_expected_losses(p_clean: float, e01: float, e10: float, grid=None) ->
 
 
 # ----------------------------------------------------------------------------- figures
+def _loss_histogram_axes(ax, limit: float, xlabel: str, ylabel: str, title: str, legend_size: float = 8):
+    """Axes of a per-sample loss histogram: symmetric log x from -limit to limit (backward
+    correction's losses go below zero), a line at zero, labels and legend."""
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(-limit, limit)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=legend_size, loc="upper left")
+
+
 def _matrix_panel(ax, M, title: str, vmin: float = 0.0, vmax: float = 1.0, cmap: str = HEATMAP_CMAP,
                   annot: bool = True, xlabel: str = "noisy label j", ylabel: str = "true label i"):
     """A widget heatmap: every entry with |value| >= ANNOT_MIN labelled (zeros stay blank, easier to read)."""
@@ -252,13 +264,8 @@ def conditioning_figure(probs, labels, family: str = "symmetric", eta: float = 0
             alpha=0.35, label=f"CE: std {L_ce.std():.2f}")
     ax.hist(np.clip(L_bwd, -LOSS_HIST_LIMIT, LOSS_HIST_LIMIT), bins=bins, color=loss_style("backward")["color"],
             histtype="step", lw=2, label=f"backward: std {L_bwd.std():.2f},\n{(L_bwd < 0).mean():.0%} negative")
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlim(-LOSS_HIST_LIMIT, LOSS_HIST_LIMIT)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("per-sample loss (nats, symmetric log axis)")
-    ax.set_ylabel("samples")
-    ax.set_title("Per-sample losses of the same predictions")
-    ax.legend(fontsize=7, loc="upper left")
+    _loss_histogram_axes(ax, LOSS_HIST_LIMIT, "per-sample loss (nats, symmetric log axis)", "samples",
+                         "Per-sample losses of the same predictions", legend_size=7)
 
     ax = axes[0, 2]
     eta_star = family_singular_eta(family, K)
@@ -291,14 +298,9 @@ def loss_distribution_figure(losses: dict, title: str | None = None):
         st = loss_style(label)
         ax.hist(a, bins=bins, histtype="step", lw=1.8, color=st["color"], ls=_hat_ls(label, "-"),
                 label=f"{label}: {(a < 0).mean():.1%} negative, std {a.std():.2f}")
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlim(-limit, limit)
-    ax.axvline(0, color="black", lw=0.8)
     ax.set_yscale("log")
-    ax.set_xlabel("per-sample training loss (nats, symmetric log axis)")
-    ax.set_ylabel("samples (log scale)")
-    ax.set_title(title or "Per-sample losses after training: only backward goes below zero")
-    ax.legend(fontsize=8, loc="upper left")
+    _loss_histogram_axes(ax, limit, "per-sample training loss (nats, symmetric log axis)", "samples (log scale)",
+                         title or "Per-sample losses after training: only backward goes below zero")
     return fig
 
 
