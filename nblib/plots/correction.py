@@ -32,7 +32,7 @@ import torch
 
 from .._checks import check_choice, check_in_range, check_transition_matrix
 from .common import learning_curves, transition_heatmap
-from .style import FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
+from .style import ESTIMATED_T_LS, FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
 
 __all__ = [
     "FAMILIES", "family_singular_eta", "transition_family", "blend_transition", "condition_number",
@@ -306,7 +306,7 @@ def loss_distribution_figure(losses: dict, title: str | None = None):
 
 def _hat_ls(label: str, default):
     """Runs with an estimated T ('T-hat' in the label) are drawn dotted, beside the solid/dash-dot true-T runs."""
-    return ":" if "hat" in label.lower() else default
+    return ESTIMATED_T_LS if "hat" in label.lower() else default
 
 
 def correction_curves_figure(histories: dict, title: str | None = None):

@@ -38,6 +38,9 @@ LOSS_STYLE = {
     "backward": dict(color=OKABE_ITO["orange"], ls="-."),
 }
 
+# Runs with an estimated transition matrix ('forward(T-hat)') keep their loss's colour, dotted.
+ESTIMATED_T_LS = ":"
+
 # Clean vs flipped samples, everywhere.
 CLEAN_COLOR = OKABE_ITO["blue"]
 FLIPPED_COLOR = OKABE_ITO["vermillion"]
@@ -46,10 +49,13 @@ HEATMAP_CMAP = "viridis"
 
 
 def loss_style(name: str) -> dict:
-    """Matplotlib keyword arguments (color, ls) for a loss; variants like 'forward(T-hat)' or
-    'gce q=0.3' use the style of their base name."""
+    """Matplotlib keyword arguments (color, ls) for a loss; variants like 'forward(T)' or
+    'gce q=0.3' use the style of their base name, and an estimated T ('T-hat') is dotted."""
     base = name.split("(")[0].split(" ")[0].lower()
-    return dict(LOSS_STYLE.get(base, dict(color=OKABE_ITO["black"], ls="-")))
+    style = dict(LOSS_STYLE.get(base, dict(color=OKABE_ITO["black"], ls="-")))
+    if "t-hat" in name.lower():
+        style["ls"] = ESTIMATED_T_LS
+    return style
 
 
 def loss_color(name: str) -> str:
