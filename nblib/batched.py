@@ -44,7 +44,8 @@ from torch.func import functional_call, stack_module_state, vmap
 from ._checks import check_int, check_labels
 from ._device import device as default_device
 from .losses import TruncatedLq
-from .train import EVAL_BATCH, History, TruncationSchedule, _make_optimizer, check_training_args, prune_schedule
+from .train import (EVAL_BATCH, History, TruncationSchedule, _make_optimizer, _progress, check_training_args,
+                    prune_schedule)
 
 __all__ = ["fit_batched", "supports_batched", "stack_predict_logits"]
 
@@ -183,7 +184,7 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
              for m, (fn, s) in enumerate(zip(losses, seeds))]
     rows = torch.arange(M, device=dev)[:, None]
 
-    bar = _progress(epochs, progress, M)
+    bar = _progress(epochs, progress, desc=f"stack of {M}")
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
         perm = torch.stack([torch.randperm(N, generator=g) for g in gens]).to(dev)
@@ -274,17 +275,3 @@ def _member(model: nn.Module, params: dict, buffers: dict, m: int) -> nn.Module:
 def _unstack(models, params, buffers) -> list[nn.Module]:
     """Copies of the member modules holding the stack's current weights."""
     return [_member(model, params, buffers, m) for m, model in enumerate(models)]
-
-
-class _NoBar:
-    def set_postfix(self, **kw): pass
-    def update(self, n=1): pass
-    def close(self): pass
-
-
-def _progress(total: int, enabled: bool, members: int):
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=f"stack of {members}", unit="epoch", leave=False)

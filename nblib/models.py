@@ -107,6 +107,12 @@ class CNN1D(nn.Module):
         return self.head(self.features(x).amax(dim=-1))
 
 
+
+def _bn_head(in_features: int, hidden: int, num_classes: int) -> nn.Sequential:
+    """The image CNNs' classifier: Linear -> BatchNorm -> ReLU -> Linear(hidden, num_classes)."""
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                         nn.Linear(hidden, check_int("num_classes", num_classes, 2)))
+
 class SmallCNN(nn.Module):
     """The APL paper's MNIST CNN (official code's ``ToyModel('MNIST')``), any channels / size.
 
@@ -121,9 +127,7 @@ class SmallCNN(nn.Module):
         self.features = nn.Sequential(
             _conv_bn_relu(check_int("in_channels", in_channels, 1), c1), nn.MaxPool2d(2),
             _conv_bn_relu(c1, c2), nn.MaxPool2d(2), nn.Flatten())
-        self.classifier = nn.Sequential(
-            nn.Linear(c2 * side * side, SMALL_CNN_HIDDEN), nn.BatchNorm1d(SMALL_CNN_HIDDEN), nn.ReLU(),
-            nn.Linear(SMALL_CNN_HIDDEN, check_int("num_classes", num_classes, 2)))
+        self.classifier = _bn_head(c2 * side * side, SMALL_CNN_HIDDEN, num_classes)
         _apl_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -146,9 +150,7 @@ class CNN8(nn.Module):
             layers += [_conv_bn_relu(c_in, c), _conv_bn_relu(c, c), nn.MaxPool2d(2)]
             c_in = c
         self.features = nn.Sequential(*layers, nn.Flatten())
-        self.classifier = nn.Sequential(
-            nn.Linear(c_in * side * side, CNN8_HIDDEN), nn.BatchNorm1d(CNN8_HIDDEN), nn.ReLU(),
-            nn.Linear(CNN8_HIDDEN, check_int("num_classes", num_classes, 2)))
+        self.classifier = _bn_head(c_in * side * side, CNN8_HIDDEN, num_classes)
         _apl_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

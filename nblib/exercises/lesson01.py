@@ -35,12 +35,12 @@ def check_expected_flip_rate(answer) -> bool:
     T = _noise.transition_matrix("symmetric", EX1_NUM_CLASSES, EX1_RATE, include_true=True)
     want = _noise.expected_flip_rate(T)
     return verdict(abs(a - want) <= TOL,
-                     f"A share {EX1_RATE} of labels is redrawn uniformly over all {EX1_NUM_CLASSES} classes, and "
-                     f"1/{EX1_NUM_CLASSES} of those redraws land on the true class: {EX1_RATE} x "
-                     f"{EX1_NUM_CLASSES - 1}/{EX1_NUM_CLASSES} = {want:.2f}.",
-                     "Hint: a redrawn label is uniform over *all* K classes, so some redraws give back the "
-                     "true class. Write the answer as a fraction (0.25, not 25)." if a <= 1 else
-                     "Write the answer as a fraction between 0 and 1 (0.25, not 25).")
+                   f"A share {EX1_RATE} of labels is redrawn uniformly over all {EX1_NUM_CLASSES} classes, and "
+                   f"1/{EX1_NUM_CLASSES} of those redraws land on the true class: {EX1_RATE} x "
+                   f"{EX1_NUM_CLASSES - 1}/{EX1_NUM_CLASSES} = {want:.2f}.",
+                   "Hint: a redrawn label is uniform over *all* K classes, so some redraws give back the "
+                   "true class. Write the answer as a fraction (0.25, not 25)." if a <= 1 else
+                   "Write the answer as a fraction between 0 and 1 (0.25, not 25).")
 
 
 def check_pair_matrix(T) -> bool:
@@ -54,15 +54,15 @@ def check_pair_matrix(T) -> bool:
         return verdict(False, "", f"T must have shape {want.shape}, got {T.shape}.")
     if np.allclose(T, want.T, atol=1e-6) and not np.allclose(T, want, atol=1e-6):
         return verdict(False, "", "You wrote the transpose: rows are the TRUE class i, columns the noisy "
-                                    "label j.")
+                       "label j.")
     if not np.allclose(T.sum(1), 1, atol=1e-6):
         return verdict(False, "", f"Every row of T must sum to 1 (it is a distribution over noisy labels); "
-                                    f"your row sums are {np.round(T.sum(1), 3).tolist()}.")
+                       f"your row sums are {np.round(T.sum(1), 3).tolist()}.")
     return verdict(np.allclose(T, want, atol=1e-6),
-                     f"Row i keeps {1 - EX2_RATE:.1f} on the diagonal and moves {EX2_RATE} to column "
-                     f"(i + 1) mod {EX2_NUM_CLASSES}; the last class wraps around to 0.",
-                     "Hint: T[i, i] = 1 - rate and T[i, (i + 1) % K] = rate; do not forget the wrap-around "
-                     "of the last row.")
+                   f"Row i keeps {1 - EX2_RATE:.1f} on the diagonal and moves {EX2_RATE} to column "
+                   f"(i + 1) mod {EX2_NUM_CLASSES}; the last class wraps around to 0.",
+                   "Hint: T[i, i] = 1 - rate and T[i, (i + 1) % K] = rate; do not forget the wrap-around "
+                   "of the last row.")
 
 
 def check_max_symmetric_rate(answer) -> bool:
@@ -74,10 +74,10 @@ def check_max_symmetric_rate(answer) -> bool:
     K = EX3_NUM_CLASSES
     want = (K - 1) / K
     return verdict(abs(a - want) <= TOL,
-                     f"1 - eta > eta/(K - 1) <=> eta < (K - 1)/K = {want:.2f}. Up to there the true class "
-                     "is still the most frequent label of its own samples (the condition of Ghosh et al. 2017).",
-                     "Hint: compare the diagonal entry 1 - eta with one off-diagonal entry eta/(K - 1)."
-                     + (" Write the answer as a fraction (0.5, not 50)." if a > 1 else ""))
+                   f"1 - eta > eta/(K - 1) <=> eta < (K - 1)/K = {want:.2f}. Up to there the true class "
+                   "is still the most frequent label of its own samples (the condition of Ghosh et al. 2017).",
+                   "Hint: compare the diagonal entry 1 - eta with one off-diagonal entry eta/(K - 1)."
+                   + (" Write the answer as a fraction (0.5, not 50)." if a > 1 else ""))
 
 
 def check_best_epoch(answer, history) -> bool:
@@ -88,7 +88,7 @@ def check_best_epoch(answer, history) -> bool:
         raise TypeError(f"answer must be an integer epoch, got {answer!r}")
     want = history.best_epoch
     return verdict(int(answer) == want,
-                     f"Test accuracy peaked at epoch {want} ({history.best_test_acc:.3f}) and ended at "
-                     f"{history.final_test_acc:.3f}: training longer made the model worse.",
-                     "Hint: look for the maximum of history.test_acc (epochs start at 1), or use "
-                     "max(range(len(h.test_acc)), key=h.test_acc.__getitem__) + 1.")
+                   f"Test accuracy peaked at epoch {want} ({history.best_test_acc:.3f}) and ended at "
+                   f"{history.final_test_acc:.3f}: training longer made the model worse.",
+                   "Hint: look for the maximum of history.test_acc (epochs start at 1), or use "
+                   "max(range(len(h.test_acc)), key=h.test_acc.__getitem__) + 1.")

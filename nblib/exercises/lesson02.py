@@ -49,9 +49,9 @@ def check_ce_logit_gradient(answer) -> bool:
     if np.allclose(a, -want, atol=TOL):
         return verdict(False, "", "Right size, wrong sign: the gradient is p - e_y (descent moves z by -(p - e_y)).")
     return verdict(np.allclose(a, want, atol=TOL),
-                     f"dCCE/dz = p - e_y = {np.round(want, 3).tolist()}: the label's logit is pushed up by "
-                     "1 - p_y, every other logit down by its own probability; the entries sum to 0.",
-                     "Hint: p = softmax(z) = exp(z) / exp(z).sum(); then subtract 1 at the label's index.")
+                   f"dCCE/dz = p - e_y = {np.round(want, 3).tolist()}: the label's logit is pushed up by "
+                   "1 - p_y, every other logit down by its own probability; the entries sum to 0.",
+                   "Hint: p = softmax(z) = exp(z) / exp(z).sum(); then subtract 1 at the label's index.")
 
 
 def check_gradient_ratio(answer) -> bool:
@@ -61,12 +61,12 @@ def check_gradient_ratio(answer) -> bool:
     a = number(answer)
     want = 1 / float(_losses.analytic_weight("mae", EX2_P_Y))   # CCE's weight is 1
     return verdict(abs(a - want) <= REL_TOL * want,
-                     f"dCCE/dtheta = -(1/p_y) dp_y/dtheta and dMAE/dtheta = -2 dp_y/dtheta, so the ratio is "
-                     f"1/(2 p_y) = {want:g}: a sample the model finds implausible pulls {want:g} times harder "
-                     "under CCE.",
-                     "Hint: both gradients point along dp_y/dtheta; compare the factors 1/p_y and 2."
-                     + (" (That is MAE's size relative to CCE; the question asks the other way round.)"
-                        if abs(a - 1 / want) <= REL_TOL / want else ""))
+                   f"dCCE/dtheta = -(1/p_y) dp_y/dtheta and dMAE/dtheta = -2 dp_y/dtheta, so the ratio is "
+                   f"1/(2 p_y) = {want:g}: a sample the model finds implausible pulls {want:g} times harder "
+                   "under CCE.",
+                   "Hint: both gradients point along dp_y/dtheta; compare the factors 1/p_y and 2."
+                   + (" (That is MAE's size relative to CCE; the question asks the other way round.)"
+                   if abs(a - 1 / want) <= REL_TOL / want else ""))
 
 
 def check_mae_peak(answer) -> bool:
@@ -77,10 +77,10 @@ def check_mae_peak(answer) -> bool:
     p = np.linspace(0, 1, 100001)
     want = float(p[np.argmax(p * (1 - p))])
     return verdict(abs(a - want) <= TOL,
-                     "d/dp [2p(1 - p)] = 2 - 4p = 0 at p_y = 1/2. MAE ignores samples it finds implausible "
-                     "(p_y near 0) as well as the ones it already fits (p_y near 1): robust to flipped labels, "
-                     "but slow to start, since a fresh network has p_y near 1/K.",
-                     "Hint: differentiate 2 p (1 - p) with respect to p and set it to 0.")
+                   "d/dp [2p(1 - p)] = 2 - 4p = 0 at p_y = 1/2. MAE ignores samples it finds implausible "
+                   "(p_y near 0) as well as the ones it already fits (p_y near 1): robust to flipped labels, "
+                   "but slow to start, since a fresh network has p_y near 1/K.",
+                   "Hint: differentiate 2 p (1 - p) with respect to p and set it to 0.")
 
 
 @lru_cache(maxsize=1)
@@ -103,7 +103,7 @@ def check_symmetric_losses(answer) -> bool:
     want = _symmetric_candidates()
     missing, extra = sorted(want - a), sorted(a - want)
     return verdict(a == want,
-                     f"{sorted(want)} are symmetric: MAE and RCE are affine in p_y (sum_k (1 - p_k) = K - 1), and "
-                     "NCE is normalized. CE, GCE (q < 1) and FL are not.",
-                     (f"Missing: {missing}. " if missing else "") + (f"Not symmetric: {extra}. " if extra else "")
-                     + "Hint: symmetry_gap(name, logits) is 0 up to float rounding (below ~1e-4 in float32) for a symmetric loss.")
+                   f"{sorted(want)} are symmetric: MAE and RCE are affine in p_y (sum_k (1 - p_k) = K - 1), and "
+                   "NCE is normalized. CE, GCE (q < 1) and FL are not.",
+                   (f"Missing: {missing}. " if missing else "") + (f"Not symmetric: {extra}. " if extra else "")
+                   + "Hint: symmetry_gap(name, logits) is 0 up to float rounding (below ~1e-4 in float32) for a symmetric loss.")

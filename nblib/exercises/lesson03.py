@@ -34,7 +34,7 @@ def check_lq_value(answer, p_y: float = 0.2, q: float = 0.5) -> bool:
     right = float(lq_of_p(p_y, q))
     if _close(answer, right):
         return verdict(True, f"Lq = (1 - {p_y:g}^{q:g}) / {q:g} = {right:.4f}; CE would give "
-                              f"-log {p_y:g} = {-math.log(p_y):.4f}: Lq is gentler on unlikely labels.")
+                       f"-log {p_y:g} = {-math.log(p_y):.4f}: Lq is gentler on unlikely labels.")
     hints = [(-math.log(p_y), "that is the CE value -log p_y, the q -> 0 limit, not Lq at this q."),
              (p_y ** q, "that is p_y^q, the gradient weight; the loss is (1 - p_y^q) / q."),
              (1 - p_y ** q, "you forgot to divide by q."),
@@ -57,7 +57,7 @@ def check_weight_ratio(answer, p_clean: float = 0.9, p_flipped: float = 0.1, q: 
     right = (p_clean / p_flipped) ** q
     if _close(answer, right):
         return verdict(True, f"({p_clean:g} / {p_flipped:g})^{q:g} = {right:.3f}. CE weighs both 1 (ratio 1), "
-                              f"MAE {p_clean / p_flipped:.3g}; Lq sits in between.")
+                       f"MAE {p_clean / p_flipped:.3g}; Lq sits in between.")
     hints = [(1.0, "1 is CE's ratio (q -> 0): CE does not down-weight implausible samples."),
              (p_clean / p_flipped, "that is MAE's ratio (q = 1); raise the ratio to the power q."),
              (1 / right, "you inverted the ratio: the confident sample gets the larger weight.")]
@@ -78,13 +78,13 @@ def check_pruning_scores(precision, recall, weights, flipped) -> bool:
     p_ok, r_ok = _close(precision, s["precision"]), _close(recall, s["recall"])
     if p_ok and r_ok:
         return verdict(True, f"precision {s['precision']:.3f} ({s['pruned_and_flipped']} of {s['n_pruned']} pruned "
-                              f"were flipped), recall {s['recall']:.3f} (of {s['n_flipped']} flipped).")
+                       f"were flipped), recall {s['recall']:.3f} (of {s['n_flipped']} flipped).")
     if _close(precision, s["recall"]) and _close(recall, s["precision"]):
         return verdict(False, "you swapped them: precision divides by the number pruned, "
-                               "recall by the number flipped.")
+                       "recall by the number flipped.")
     wrong = [n for n, ok in (("precision", p_ok), ("recall", r_ok)) if not ok]
     return verdict(False, f"check your {' and '.join(wrong)}: precision = |pruned & flipped| / |pruned|, "
-                           "recall = |pruned & flipped| / |flipped|; pruned means weight 0.")
+                   "recall = |pruned & flipped| / |flipped|; pruned means weight 0.")
 
 
 def check_best_q(answer, results: dict) -> bool:

@@ -27,27 +27,28 @@ def _class_sum(loss: str, num_classes: int) -> float:
     return float(L.class_sums(loss, z)[0])
 
 
-def check_mae_class_sum(answer, num_classes: int = 10) -> bool:
-    """Exercise: sum_k MAE(f(x), k) for nblib's MAE (2 - 2 p_y) with ``num_classes`` classes."""
+def _check_class_sum(answer, loss: str, num_classes: int, why: str, hint: str) -> bool:
+    """Compare ``answer`` with sum_k L(f(x), k) of ``loss``; ``why`` may use {expected}."""
     if unanswered(answer):
         return False
-    value = number(answer)
-    expected = _class_sum("mae", num_classes)
-    return verdict(math.isclose(value, expected, rel_tol=REL_TOL),
-                    f"sum_k (2 - 2 p_k) = 2K - 2 sum_k p_k = 2K - 2 = {expected:g}, whatever p is: MAE is symmetric.",
-                    "Write sum_k (2 - 2 p_k) and use sum_k p_k = 1.")
+    expected = _class_sum(loss, num_classes)
+    return verdict(math.isclose(number(answer), expected, rel_tol=REL_TOL), why.format(expected=expected), hint)
+
+
+def check_mae_class_sum(answer, num_classes: int = 10) -> bool:
+    """Exercise: sum_k MAE(f(x), k) for nblib's MAE (2 - 2 p_y) with ``num_classes`` classes."""
+    return _check_class_sum(answer, "mae", num_classes,
+                            "sum_k (2 - 2 p_k) = 2K - 2 sum_k p_k = 2K - 2 = {expected:g}, whatever p is: "
+                            "MAE is symmetric.",
+                            "Write sum_k (2 - 2 p_k) and use sum_k p_k = 1.")
 
 
 def check_nrce_class_sum(answer, num_classes: int = 10) -> bool:
     """Exercise: sum_k NRCE(f(x), k) for nblib's NRCE = A (1 - p_y) / (4 (K - 1)), A = -ln(1e-4)."""
-    if unanswered(answer):
-        return False
-    value = number(answer)
-    expected = _class_sum("nrce", num_classes)
-    return verdict(math.isclose(value, expected, rel_tol=REL_TOL),
-                    f"A (K - 1) / (4 (K - 1)) = A / 4 = {expected:.4f}: constant (symmetric), but not 1, because "
-                    "the code's A = ln(1e4) ~ 9.21 is not the paper's 4.",
-                    "sum_k (1 - p_k) = K - 1; multiply by A / (4 (K - 1)) with A = nblib.losses.RCE_A.")
+    return _check_class_sum(answer, "nrce", num_classes,
+                            "A (K - 1) / (4 (K - 1)) = A / 4 = {expected:.4f}: constant (symmetric), but not 1, "
+                            "because the code's A = ln(1e4) ~ 9.21 is not the paper's 4.",
+                            "sum_k (1 - p_k) = K - 1; multiply by A / (4 (K - 1)) with A = nblib.losses.RCE_A.")
 
 
 def check_nce(fn, num_classes: int = 10) -> bool:
@@ -83,7 +84,7 @@ def check_nce(fn, num_classes: int = 10) -> bool:
         return False
     sums = sum(torch.as_tensor(fn(z, torch.full_like(y, k)), dtype=torch.float64) for k in range(num_classes))
     return verdict(True, f"Matches nblib.losses.nce (max difference {err:.1e}); its class sums are "
-                    f"{float(sums.min()):.6f} to {float(sums.max()):.6f}, i.e. 1: NCE is symmetric.", "")
+                   f"{float(sums.min()):.6f} to {float(sums.max()):.6f}, i.e. 1: NCE is symmetric.", "")
 
 
 def check_active_passive(active, passive) -> bool:
@@ -92,7 +93,7 @@ def check_active_passive(active, passive) -> bool:
     passive = {str(p).lower() for p in passive}
     if active == ACTIVE and passive == PASSIVE:
         return verdict(True, "Active losses have l(f(x), k) = 0 for every k != y (only p_y is pushed up); "
-                        "passive ones have non-zero terms at k != y (they push those p_k down).", "")
+                       "passive ones have non-zero terms at k != y (they push those p_k down).", "")
     wrong = sorted((active & PASSIVE) | (passive & ACTIVE))
     missing = sorted((ACTIVE | PASSIVE) - active - passive)
     unknown = sorted((active | passive) - ACTIVE - PASSIVE)

@@ -40,9 +40,9 @@ def check_largest_gap(answer, frame: pd.DataFrame, noise: str = "sym 0.8") -> bo
     name, right = _loss_name(answer, gaps), gaps.idxmax()
     if name == right:
         return verdict(True, f"{right} loses {100 * gaps[right]:.1f} points between its best epoch and the "
-                              f"last one at {noise}: it fits the flipped labels late in training.")
+                       f"last one at {noise}: it fits the flipped labels late in training.")
     return verdict(False, f"{name}'s gap is {100 * gaps[name]:.1f} points; read the gap heatmap's '{noise}' "
-                           "column (darker = larger gap) or sort the frame by memorisation_gap.")
+                   "column (darker = larger gap) or sort the frame by memorisation_gap.")
 
 
 def check_best_loss(answer, frame: pd.DataFrame, noise: str = "asym 0.4") -> bool:
