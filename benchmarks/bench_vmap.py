@@ -1,6 +1,6 @@
 """Batched (torch.func vmap) vs sequential training of M small models (M = 8 and 32).
 
-Sequential: ``nblib.fit`` once per model. Batched: ``nblib.batched.fit_batched`` on the stack
+Sequential: ``nblib.fit`` once per model. Batched: ``nblib.train.fit_batched`` on the stack
 (one vmapped forward/backward and one Adam step per batch for all M). Same models (seeds 0..M-1),
 same noisy labels (symmetric 40%, one draw per seed), same epochs; interleaved, median of repeats.
 
@@ -13,7 +13,7 @@ import statistics
 from _common import cli, interleaved, md_table, median
 
 import nblib
-from nblib.batched import fit_batched
+from nblib.train import fit_batched
 
 CASES = {"digits MLP": ("digits", 10), "mnist1d CNN": ("mnist1d", 2)}   # dataset, epochs
 NOISE = 0.4

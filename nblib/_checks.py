@@ -6,6 +6,7 @@ never as a silent NaN deep inside a training run. Each helper raises ``ValueErro
 """
 from __future__ import annotations
 
+import numbers
 from typing import Iterable
 
 import numpy as np
@@ -20,10 +21,9 @@ def check_in_range(name: str, value, lo=None, hi=None, lo_open: bool = False, hi
     >>> check_in_range("q", 0.7, 0, 1, lo_open=True)
     0.7
     """
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    v = float(value)
     bad = not np.isfinite(v)
     if lo is not None:
         bad |= v <= lo if lo_open else v < lo
@@ -44,6 +44,13 @@ def check_int(name: str, value, lo=None, hi=None) -> int:
         raise TypeError(f"{name} must be an integer, got {value!r}")
     check_in_range(name, value, lo, hi)
     return int(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` if it is True or False (not a string such as "no", which would read as True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def check_choice(name: str, value, choices: Iterable[str]):

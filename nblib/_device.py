@@ -9,6 +9,8 @@ import os
 
 import torch
 
+from ._checks import check_int
+
 ENV_VAR = "NBLIB_DEVICE"
 
 
@@ -26,3 +28,23 @@ def device(prefer: str | torch.device | None = None) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+class torch_threads:
+    """Context manager: run torch on ``n`` intra-op threads (None: leave as is), then restore.
+
+    On a small shared CPU one thread per task is often much faster than two threads that wait for
+    each other; the thread count is recorded in every result's versions.
+    """
+
+    def __init__(self, n: int | None):
+        self.n = None if n is None else check_int("threads", n, 1)
+
+    def __enter__(self):
+        self.old = torch.get_num_threads()
+        if self.n:
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.old)

@@ -193,6 +193,19 @@ _EXTRA_KW = {"digits": (), "mnist1d": ("num_samples", "data_seed"),
              "cifar10n": ()}
 
 
+_FIXED_CLASSES = {"digits": 10, "mnist1d": MNIST1D_NUM_CLASSES, "fashion_mnist": 10, "cifar10": 10, "cifar10n": 10}
+
+
+def num_classes(name: str, **kw) -> int:
+    """K of dataset ``name`` loaded with keywords ``kw``, without loading it (toy2d: from its keywords)."""
+    check_choice("dataset", name, DATASETS)
+    if name in _FIXED_CLASSES:
+        return _FIXED_CLASSES[name]
+    if kw.get("variant", "moons") == "moons":
+        return 2
+    return check_int("num_classes", kw.get("num_classes") or TOY2D_BLOBS, 2)
+
+
 def load(name: str, *, device=None, seed: int = 0, root=None, download: bool = True, **kw) -> Dataset:
     """Load dataset ``name`` (one of ``DATASETS``) as tensors on ``device``.
 

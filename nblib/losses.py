@@ -79,7 +79,11 @@ K_TRUNC = 0.5             # truncated Lq threshold k (Zhang & Sabuncu)
 GAMMA_FOCAL = 0.5         # focal exponent gamma in the APL configs (fl, nfl and their pairs)
 RCE_LABEL_FLOOR = 1e-4    # official RCE clamps the one-hot label to [1e-4, 1], i.e. log 0 := log 1e-4
 RCE_A = -math.log(RCE_LABEL_FLOOR)  # ~9.2103: rce = RCE_A * (1 - p_y)
-MAX_COND = 1e12           # backward correction refuses T with a larger condition number
+# Backward correction multiplies the loss vector by T^-1. In float32 (eps ~1.2e-7) that product carries a
+# relative error of about cond(T) * eps, so its unbiasedness holds to BACKWARD_REL_ERROR only while
+# cond(T) <= BACKWARD_REL_ERROR / eps: ~8.4e4. Beyond it the "correction" is float32 rounding noise.
+BACKWARD_REL_ERROR = 1e-2
+MAX_COND = BACKWARD_REL_ERROR / float(np.finfo(np.float32).eps)
 REDUCTIONS = ("mean", "sum", "none")
 MAE_VARIANTS = ("paper", "apl")
 NMAE_VARIANTS = ("paper", "official")
@@ -196,20 +200,28 @@ def _check_T(T, num_classes, invertible=False):
     if invertible:
         cond = np.linalg.cond(T)
         if not np.isfinite(cond) or cond > MAX_COND:
-            raise ValueError(f"T must be invertible for backward correction; its condition number is "
-                             f"{cond:.3g} (limit {MAX_COND:g})")
+            raise ValueError(f"T must be invertible and well-conditioned for backward correction: its condition number is "
+                             f"{cond:.3g}, above the limit {MAX_COND:.3g}. Training runs in float32 (relative "
+                             f"precision {np.finfo(np.float32).eps:.1e}), so T^-1 times the loss vector is off by "
+                             f"about cond(T) x 1.2e-7 of its size: beyond the limit, more than "
+                             f"{BACKWARD_REL_ERROR:.0%}, and the loss is no longer unbiased. Use forward correction, "
+                             f"or a T further from singular")
     return T
 
 
 # -----------------------------------------------------------------------------
-# per-sample building blocks: (log p, y) -> (N,) values; inputs already validated
+# per-sample kernels: (log p (N, K), y (N,), hyper-parameters) -> (N,) values, inputs already
+# validated. Each formula is written once, here. The public functions below validate their
+# arguments and call these; a ``Loss`` module validates once when it is built, and its
+# ``per_sample`` (the training loop's path) calls them directly: no host synchronisation and no
+# matrix inverse per batch.
 
 
 def _ce(logp, y):
     return -_gather(logp, y)
 
 
-def _mae(logp, y, variant):
+def _mae(logp, y, variant="paper"):
     scale = 2.0 if variant == "paper" else 1.0
     return scale * _one_minus_p(_gather(logp, y))
 
@@ -218,8 +230,30 @@ def _lq(logp_y, q):
     return -torch.expm1(q * logp_y) / q  # (1 - p_y^q) / q, accurate as q -> 0
 
 
+def _lq_at(p, q):
+    """Lq of a fixed probability p (a float): the constant loss of a truncated sample, Lq(k)."""
+    return (1.0 - p ** q) / q
+
+
+def _gce(logp, y, q):
+    return _lq(_gather(logp, y), q)
+
+
+def _tgce(logp, y, q, k, weights=None):
+    """Lq(p_y) if p_y > k else Lq(k); with pruning ``weights`` w: w Lq(p_y) + (1 - w) Lq(k)."""
+    logp_y = _gather(logp, y)
+    lq = _lq(logp_y, q)
+    if weights is None:
+        return torch.where(logp_y.exp() > k, lq, torch.full_like(lq, _lq_at(k, q)))
+    return weights * lq + (1 - weights) * _lq_at(k, q)
+
+
 def _rce(logp, y, A):
     return A * _one_minus_p(_gather(logp, y))
+
+
+def _sce(logp, y, alpha, beta, A):
+    return alpha * _ce(logp, y) + beta * _rce(logp, y, A)
 
 
 def _fl(logp, y, gamma, detach):
@@ -233,6 +267,67 @@ def _nce(logp, y):
 def _nfl(logp, y, gamma, detach):
     focal = _focal_factor(logp, gamma, detach) * -logp  # fl(f(x), k) for every class k
     return _gather(focal, y) / focal.sum(dim=1)
+
+
+def _nmae(logp, y, variant):
+    num_classes = logp.shape[1]
+    scale = 1.0 / (num_classes - 1) if variant == "paper" else 1.0 / (2 * (num_classes - 1))
+    return scale * _one_minus_p(_gather(logp, y))
+
+
+def _nrce(logp, y, A, variant):
+    num_classes = logp.shape[1]
+    scale = 1.0 / (4 * (num_classes - 1)) if variant == "intended" else (num_classes - 1) / 4
+    return scale * _rce(logp, y, A)
+
+
+def _ngce(logp, y, q):
+    numerator = -torch.expm1(q * _gather(logp, y))
+    denominator = logp.shape[1] - torch.exp(q * logp).sum(dim=1)
+    return numerator / denominator
+
+
+def _nce_rce(logp, y, alpha, beta, A):
+    return alpha * _nce(logp, y) + beta * _rce(logp, y, A)
+
+
+def _nce_mae(logp, y, alpha, beta, mae_variant):
+    return alpha * _nce(logp, y) + beta * _mae(logp, y, mae_variant)
+
+
+def _nfl_rce(logp, y, alpha, beta, gamma, A, detach):
+    return alpha * _nfl(logp, y, gamma, detach) + beta * _rce(logp, y, A)
+
+
+def _nfl_mae(logp, y, alpha, beta, gamma, mae_variant, detach):
+    return alpha * _nfl(logp, y, gamma, detach) + beta * _mae(logp, y, mae_variant)
+
+
+def _forward(logp, y, T):
+    """T here is log T as a tensor (see ``_T_tensor``): -logsumexp_k (log p_k + log T[k, y])."""
+    return -(logp + T.t()[y]).logsumexp(dim=1)
+
+
+def _backward(logp, y, T):
+    """T here is T^-1 as a tensor (see ``_T_tensor``): -sum_j (T^-1)[y, j] log p_j."""
+    return -(T[y] * logp).sum(dim=1)
+
+
+def _T_tensor(name, T, like):
+    """The form of a validated T that the kernel of loss ``name`` takes, as a tensor of ``like``'s
+    dtype and device: log T for forward (log 0 = -inf, an impossible label), T^-1 for backward."""
+    if name == "forward":
+        return torch.as_tensor(T, dtype=like.dtype, device=like.device).log()
+    return torch.as_tensor(np.linalg.inv(T), dtype=like.dtype, device=like.device)
+
+
+def _check_possible_targets(T, y):
+    """Forward correction: every noisy label must be possible, i.e. column T[:, y] not all zero."""
+    possible = torch.as_tensor(T.sum(axis=0) > 0, device=y.device)
+    if not bool(possible[y].all()):
+        bad = int(y[~possible[y]][0])
+        raise ValueError(f"targets contain label {bad}, but column {bad} of T is all zero "
+                         f"(P(noisy={bad}) = 0 for every true class)")
 
 
 # -----------------------------------------------------------------------------
@@ -270,7 +365,7 @@ def gce(logits, targets, q=Q_GCE, reduction="mean"):
     """
     _check(q=q)
     logp, y = _prepare(logits, targets)
-    return _reduce(_lq(_gather(logp, y), q), reduction)
+    return _reduce(_gce(logp, y, q), reduction)
 
 
 def tgce(logits, targets, q=Q_GCE, k=K_TRUNC, weights=None, reduction="mean"):
@@ -283,18 +378,13 @@ def tgce(logits, targets, q=Q_GCE, k=K_TRUNC, weights=None, reduction="mean"):
     """
     _check(q=q, k=k)
     logp, y = _prepare(logits, targets)
-    logp_y = _gather(logp, y)
-    lq, lq_k = _lq(logp_y, q), (1.0 - k ** q) / q
-    if weights is None:
-        per_sample = torch.where(logp_y.exp() > k, lq, torch.full_like(lq, lq_k))
-    else:
-        w = torch.as_tensor(weights, dtype=logits.dtype, device=logits.device)
-        if w.shape != lq.shape:
-            raise ValueError(f"weights must have shape {tuple(lq.shape)} (one per sample), got {tuple(w.shape)}")
-        if not bool(((w >= 0) & (w <= 1)).all()):
+    if weights is not None:
+        weights = torch.as_tensor(weights, dtype=logits.dtype, device=logits.device)
+        if weights.shape != y.shape:
+            raise ValueError(f"weights must have shape {tuple(y.shape)} (one per sample), got {tuple(weights.shape)}")
+        if not bool(((weights >= 0) & (weights <= 1)).all()):
             raise ValueError("weights must be in [0, 1] (1 = keep the sample, 0 = pruned)")
-        per_sample = w * lq + (1 - w) * lq_k
-    return _reduce(per_sample, reduction)
+    return _reduce(_tgce(logp, y, q, k, weights), reduction)
 
 
 def prune_weights(logits, targets, k=K_TRUNC):
@@ -324,7 +414,7 @@ def sce(logits, targets, alpha=SCE_ALPHA, beta=SCE_BETA, A=RCE_A, reduction="mea
     """
     _check(alpha=alpha, beta=beta, A=A)
     logp, y = _prepare(logits, targets)
-    return _reduce(alpha * _ce(logp, y) + beta * _rce(logp, y, A), reduction)
+    return _reduce(_sce(logp, y, alpha, beta, A), reduction)
 
 
 def fl(logits, targets, gamma=GAMMA_FOCAL, detach=True, reduction="mean"):
@@ -369,9 +459,7 @@ def nmae(logits, targets, variant="paper", reduction="mean"):
     """
     check_choice("variant", variant, NMAE_VARIANTS)
     logp, y = _prepare(logits, targets)
-    num_classes = logp.shape[1]
-    scale = 1.0 / (num_classes - 1) if variant == "paper" else 1.0 / (2 * (num_classes - 1))
-    return _reduce(scale * _one_minus_p(_gather(logp, y)), reduction)
+    return _reduce(_nmae(logp, y, variant), reduction)
 
 
 def nrce(logits, targets, A=RCE_A, variant="intended", reduction="mean"):
@@ -385,9 +473,7 @@ def nrce(logits, targets, A=RCE_A, variant="intended", reduction="mean"):
     _check(A=A)
     check_choice("variant", variant, NRCE_VARIANTS)
     logp, y = _prepare(logits, targets)
-    num_classes = logp.shape[1]
-    scale = 1.0 / (4 * (num_classes - 1)) if variant == "intended" else (num_classes - 1) / 4
-    return _reduce(scale * _rce(logp, y, A), reduction)
+    return _reduce(_nrce(logp, y, A, variant), reduction)
 
 
 def ngce(logits, targets, q=Q_GCE, reduction="mean"):
@@ -397,16 +483,14 @@ def ngce(logits, targets, q=Q_GCE, reduction="mean"):
     """
     _check(q=q)
     logp, y = _prepare(logits, targets)
-    numerator = -torch.expm1(q * _gather(logp, y))
-    denominator = logp.shape[1] - torch.exp(q * logp).sum(dim=1)
-    return _reduce(numerator / denominator, reduction)
+    return _reduce(_ngce(logp, y, q), reduction)
 
 
 def nce_rce(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, A=RCE_A, reduction="mean"):
     """APL loss alpha NCE + beta RCE (active + passive). Defaults: CIFAR-10 preset; see APL_PRESETS."""
     _check(alpha=alpha, beta=beta, A=A)
     logp, y = _prepare(logits, targets)
-    return _reduce(alpha * _nce(logp, y) + beta * _rce(logp, y, A), reduction)
+    return _reduce(_nce_rce(logp, y, alpha, beta, A), reduction)
 
 
 def nce_mae(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, mae_variant="apl", reduction="mean"):
@@ -414,7 +498,7 @@ def nce_mae(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, mae_variant="apl", 
     _check(alpha=alpha, beta=beta)
     check_choice("mae_variant", mae_variant, MAE_VARIANTS)
     logp, y = _prepare(logits, targets)
-    return _reduce(alpha * _nce(logp, y) + beta * _mae(logp, y, mae_variant), reduction)
+    return _reduce(_nce_mae(logp, y, alpha, beta, mae_variant), reduction)
 
 
 def nfl_rce(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, gamma=GAMMA_FOCAL, A=RCE_A, detach=True,
@@ -423,7 +507,7 @@ def nfl_rce(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, gamma=GAMMA_FOCAL, 
     _check(alpha=alpha, beta=beta, gamma=gamma, A=A)
     _check_bool("detach", detach)
     logp, y = _prepare(logits, targets)
-    return _reduce(alpha * _nfl(logp, y, gamma, detach) + beta * _rce(logp, y, A), reduction)
+    return _reduce(_nfl_rce(logp, y, alpha, beta, gamma, A, detach), reduction)
 
 
 def nfl_mae(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, gamma=GAMMA_FOCAL, mae_variant="apl",
@@ -433,7 +517,7 @@ def nfl_mae(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, gamma=GAMMA_FOCAL, 
     check_choice("mae_variant", mae_variant, MAE_VARIANTS)
     _check_bool("detach", detach)
     logp, y = _prepare(logits, targets)
-    return _reduce(alpha * _nfl(logp, y, gamma, detach) + beta * _mae(logp, y, mae_variant), reduction)
+    return _reduce(_nfl_mae(logp, y, alpha, beta, gamma, mae_variant, detach), reduction)
 
 
 def forward(logits, targets, T, reduction="mean"):
@@ -445,13 +529,8 @@ def forward(logits, targets, T, reduction="mean"):
     """
     logp, y = _prepare(logits, targets)
     T = _check_T(T, logp.shape[1])
-    possible = torch.as_tensor(T.sum(axis=0) > 0, device=y.device)
-    if not bool(possible[y].all()):
-        bad = int(y[~possible[y]][0])
-        raise ValueError(f"targets contain label {bad}, but column {bad} of T is all zero "
-                         f"(P(noisy={bad}) = 0 for every true class)")
-    log_T = torch.as_tensor(T, dtype=logp.dtype, device=logp.device).log()  # zeros -> -inf
-    return _reduce(-(logp + log_T.t()[y]).logsumexp(dim=1), reduction)
+    _check_possible_targets(T, y)
+    return _reduce(_forward(logp, y, _T_tensor("forward", T, logp)), reduction)
 
 
 def backward(logits, targets, T, reduction="mean"):
@@ -463,8 +542,7 @@ def backward(logits, targets, T, reduction="mean"):
     """
     logp, y = _prepare(logits, targets)
     T = _check_T(T, logp.shape[1], invertible=True)
-    T_inv = torch.as_tensor(np.linalg.inv(T), dtype=logp.dtype, device=logp.device)
-    return _reduce(-(T_inv[y] * logp).sum(dim=1), reduction)
+    return _reduce(_backward(logp, y, _T_tensor("backward", T, logp)), reduction)
 
 
 # -----------------------------------------------------------------------------
@@ -474,6 +552,11 @@ _FUNCTIONS = {
     "ce": ce, "mae": mae, "gce": gce, "tgce": tgce, "rce": rce, "sce": sce, "fl": fl, "nce": nce,
     "nfl": nfl, "nmae": nmae, "nrce": nrce, "ngce": ngce, "nce+rce": nce_rce, "nce+mae": nce_mae,
     "nfl+rce": nfl_rce, "nfl+mae": nfl_mae, "forward": forward, "backward": backward,
+}
+_KERNELS = {
+    "ce": _ce, "mae": _mae, "gce": _gce, "tgce": _tgce, "rce": _rce, "sce": _sce, "fl": _fl, "nce": _nce,
+    "nfl": _nfl, "nmae": _nmae, "nrce": _nrce, "ngce": _ngce, "nce+rce": _nce_rce, "nce+mae": _nce_mae,
+    "nfl+rce": _nfl_rce, "nfl+mae": _nfl_mae, "forward": _forward, "backward": _backward,
 }
 LOSSES = tuple(_FUNCTIONS)
 _CALL_ARGS = ("logits", "targets", "reduction", "weights")  # per call, not hyper-parameters
@@ -518,8 +601,16 @@ class Loss(nn.Module):
     """One loss of ``LOSSES`` with its hyper-parameters bound; build it with ``make_loss``.
 
     Attributes: ``name``, ``num_classes``, ``params`` (dict, defaults filled in; T as a float64
-    NumPy array), ``reduction``. ``loss(logits, targets, reduction=None)`` uses the module's own
-    reduction unless one is given (the training loop asks for "none" and averages itself).
+    NumPy array), ``reduction``. Every argument is validated once, here.
+
+    Two ways to call it:
+      * ``loss(logits, targets, reduction=None)`` checks the batch (shape, label range, and for
+        forward correction that every label is possible under T), then reduces with the module's
+        own reduction unless one is given;
+      * ``loss.per_sample(logits, targets, weights=None)``: the (N,) per-sample values without any
+        check, for a training loop that validated its labels once (``check_targets``) at its
+        boundary: no host synchronisation per batch, and T's log or inverse is computed once per
+        dtype and device, not per batch.
     """
 
     def __init__(self, name, num_classes, reduction="mean", **params):
@@ -528,6 +619,7 @@ class Loss(nn.Module):
         self.num_classes = check_int("num_classes", num_classes, 2)
         self.reduction = check_choice("reduction", reduction, REDUCTIONS)
         self.params = _bind_params(name, self.num_classes, params)
+        self._prepared: dict = {}    # (dtype, device) -> kernel keyword arguments (T as a tensor)
 
     def _check_width(self, logits):
         _check_logits(logits)
@@ -535,9 +627,35 @@ class Loss(nn.Module):
             raise ValueError(f"logits must have shape (N, {self.num_classes}) for num_classes="
                              f"{self.num_classes}, got {tuple(logits.shape)}")
 
+    def check_targets(self, targets, name: str = "targets"):
+        """Validate labels for this loss once: integers in [0, K) and, for forward correction,
+        possible under T (column T[:, y] not all zero). Returns them unchanged."""
+        check_labels(targets, self.num_classes, name)
+        if self.name == "forward":
+            _check_possible_targets(self.params["T"], torch.as_tensor(targets).long())
+        return targets
+
+    def _kernel_kw(self, like):
+        key = (like.dtype, like.device)
+        if key not in self._prepared:
+            kw = dict(self.params)
+            if "T" in kw:
+                kw["T"] = _T_tensor(self.name, kw["T"], like)
+            self._prepared[key] = kw
+        return self._prepared[key]
+
+    def per_sample(self, logits, targets, weights=None):
+        """Per-sample losses (N,), unchecked (see the class docstring); ``weights`` (N,) multiply them."""
+        logp = F.log_softmax(logits, dim=1)
+        out = _KERNELS[self.name](logp, targets, **self._kernel_kw(logp))
+        return out if weights is None else out * weights
+
     def forward(self, logits, targets, reduction=None):
         self._check_width(logits)
-        return _FUNCTIONS[self.name](logits, targets, reduction=reduction or self.reduction, **self.params)
+        logp, y = _prepare(logits, targets)
+        if self.name == "forward":
+            _check_possible_targets(self.params["T"], y)
+        return _reduce(_KERNELS[self.name](logp, y, **self._kernel_kw(logp)), reduction or self.reduction)
 
     def extra_repr(self):
         shown = [f"name={self.name!r}", f"num_classes={self.num_classes}"]
@@ -551,11 +669,23 @@ class Loss(nn.Module):
 
 
 class TruncatedLq(Loss):
-    """Truncated Lq as a module. It holds no per-sample state: the training loop keeps the weights
-    from ``self.prune_weights(logits, targets)`` and passes the batch's slice as ``weights=``."""
+    """Truncated Lq as a module, and the owner of its pruning step (Zhang & Sabuncu 2018, Alg. 1).
+
+    It holds no per-sample state: the training loop keeps one weight per training sample (all 1 at
+    the start: plain Lq) and passes the batch's slice as ``weights``, giving w Lq(p_y) + (1 - w) Lq(k).
+    At the epochs of ``pruning_epochs`` the loop refreshes the weights with ``keep(p_y)`` computed
+    from the current model on the whole training set: samples it finds implausible (p_y <= k,
+    likely flipped) stop contributing to the gradient until the next refresh.
+    """
 
     def __init__(self, num_classes, reduction="mean", **params):
         super().__init__("tgce", num_classes, reduction, **params)
+
+    def per_sample(self, logits, targets, weights=None):
+        """Per-sample values, unchecked: with ``weights`` w, w Lq(p_y) + (1 - w) Lq(k) (pruning
+        weights, not multipliers); without, the threshold rule Lq(p_y) if p_y > k else Lq(k)."""
+        q, k = self.params["q"], self.params["k"]
+        return _tgce(F.log_softmax(logits, dim=1), targets, q, k, weights)
 
     def forward(self, logits, targets, reduction=None, weights=None):
         self._check_width(logits)
@@ -564,6 +694,23 @@ class TruncatedLq(Loss):
     def prune_weights(self, logits, targets):
         """1.0 where p_y > k (keep), 0.0 elsewhere (prune), with this module's k."""
         return prune_weights(logits, targets, self.params["k"])
+
+    def keep(self, p_y: torch.Tensor) -> torch.Tensor:
+        """The pruning step from the probabilities of the given labels: 1.0 where p_y > k, else 0.0."""
+        return (p_y > self.params["k"]).to(p_y.dtype)
+
+    @staticmethod
+    def pruning_epochs(epochs: int, start: int | None = None, every: int | None = None) -> range:
+        """The epochs after which the weights are refreshed, for an ``epochs``-long run.
+
+        Default: from half the run, every tenth of it. The paper prunes from epoch 40 of 120 (a
+        third) every 10, but its long run has converged by then; a classroom run of 12-60 epochs has
+        not, and pruning that early discards clean samples the model has not learnt yet (lesson 3).
+        """
+        epochs = check_int("epochs", epochs, 1)
+        start = check_int("prune_start", start if start is not None else max(1, epochs // 2), 1)
+        every = check_int("prune_every", every if every is not None else max(1, epochs // 10), 1)
+        return range(start, epochs + 1, every)
 
 
 def make_loss(name, num_classes, reduction="mean", **params):

@@ -85,6 +85,16 @@ ASYMMETRIC_MAPS = {
 }
 
 
+# the asymmetric map of each dataset (MNIST-like sets share the digit confusions of Patrini et al.)
+DATASET_MAPPING = {"digits": "digits", "mnist1d": "mnist", "fashion_mnist": "mnist", "cifar10": "cifar10",
+                   "cifar10n": "cifar10", "cifar100": "cifar100", "cifar100n": "cifar100"}
+
+
+def default_mapping(dataset: str) -> str:
+    """The name in ``ASYMMETRIC_MAPS`` of ``dataset``'s asymmetric noise (the MNIST map if it has none)."""
+    return DATASET_MAPPING.get(dataset, "mnist")
+
+
 def _check_mapping(mapping, num_classes: int) -> dict:
     """Resolve a map name (or a {src: dst} dict) and check every class index is < num_classes."""
     if isinstance(mapping, str):

@@ -6,6 +6,7 @@ import matplotlib
 import pytest
 
 from nblib import sweep
+from nblib.course.settings import GRIDS
 from nblib.plots import benchmark as bench
 
 REPO = Path(__file__).resolve().parent.parent
@@ -18,12 +19,12 @@ SAMPLE = (("digits-classroom", "forward(T-hat)", "asym 0.2"), ("mnist1d-classroo
 
 @pytest.fixture(scope="module")
 def stored():
-    return {name: sweep.load_grid(sweep.GRIDS[name], root=RESULTS) for name in STORED}
+    return {name: sweep.load_grid(GRIDS[name], root=RESULTS) for name in STORED}
 
 
 def test_stored_grids_are_complete_and_valid(stored):
     for name, res in stored.items():
-        grid = sweep.GRIDS[name]
+        grid = GRIDS[name]
         assert len(res.results) == len(grid) and res.cached == len(grid), name
         assert {r["device"] for r in res.results} == {"cpu"}
         assert {r["versions"]["torch"] for r in res.results} == {res.results[0]["versions"]["torch"]}
@@ -44,7 +45,7 @@ def test_results_readme_gives_the_regenerate_command_and_versions(stored):
 @pytest.mark.parametrize("grid, loss, noise", SAMPLE)
 def test_a_sample_of_stored_cells_recomputes_to_the_same_numbers(stored, grid, loss, noise):
     cell = [r for r in stored[grid].results if r["label"] == {"loss": loss, "noise": noise}]
-    assert len(cell) == len(sweep.GRIDS[grid].seeds)
+    assert len(cell) == len(GRIDS[grid].seeds)
     fresh = sweep.recompute(cell, root=RESULTS, grid=grid, device="cpu")
     # accuracies identical, loss curves within float rounding of another CPU's kernels
     assert all(sweep.same_result(a, b, rtol=1e-5) for a, b in zip(cell, fresh))

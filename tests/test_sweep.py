@@ -15,7 +15,7 @@ import torch
 
 import nblib
 from nblib import sweep
-from nblib.batched import fit_batched, supports_batched
+from nblib.train import fit_batched, supports_batched
 
 CPU = "cpu"
 REPO = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def toy_grid(name="toy", **kw):
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    with sweep.torch_threads(1):
+    with nblib.torch_threads(1):
         yield
 
 
@@ -163,7 +163,7 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp_file(tmp_path, 
         f.write(json.dumps(obj)[:100])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep.json, "dump", dump_half_then_die)
+    monkeypatch.setattr(sweep.cache.json, "dump", dump_half_then_die)
     with pytest.raises(KeyboardInterrupt):
         cache.save(result)
     assert list(tmp_path.iterdir()) == []

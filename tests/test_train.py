@@ -132,3 +132,98 @@ def test_eval_train_false_skips_only_the_training_set_curves(digits, noisy40):
     for curve in ("train_acc", "clean_acc", "flipped_acc_noisy", "flipped_acc_true"):
         assert len(getattr(lean, curve)) == 3 and all(math.isnan(v) for v in getattr(lean, curve))
         assert not any(math.isnan(v) for v in getattr(full, curve))
+
+
+# ---- one engine for one model and many ---------------------------------------------------------
+
+def test_a_stack_member_trains_like_its_single_run(digits, noisy40):
+    """fit_batched member m = fit(models[m]) in distribution; with one member the loop is the same code."""
+    noisy, _ = noisy40
+    models = [nblib.models.make_model("auto", digits, seed=s) for s in (0, 1)]
+    hists, trained = nblib.train.fit_batched(models, digits, losses=["ce", "gce"], y_trains=[noisy, noisy],
+                                             seeds=[0, 1], epochs=3, device=CPU)
+    single = _run(digits, seed=1, loss="gce", y_train=noisy)
+    assert len(trained) == 2 and hists[1].config["engine"] == "vmap"
+    assert abs(hists[1].final_test_acc - single.final_test_acc) < 0.05
+
+
+def test_members_with_different_transition_matrices_are_not_merged(digits, noisy40):
+    """Two forward losses with different T must each use their own T (grouping is by value)."""
+    noisy, _ = noisy40
+    K = digits.num_classes
+    T1 = nblib.noise.transition_matrix("symmetric", K, 0.4)
+    T2 = nblib.noise.transition_matrix("pair", K, 0.4)
+    losses = [nblib.losses.make_loss("forward", K, T=T) for T in (T1, T2)]
+    models = [nblib.models.make_model("auto", digits, seed=0) for _ in range(2)]
+    both, _ = nblib.train.fit_batched(models, digits, losses=losses, y_trains=[noisy] * 2, seeds=[0, 0],
+                                      epochs=2, device=CPU)
+    alone, _ = nblib.train.fit_batched([nblib.models.make_model("auto", digits, seed=0)], digits,
+                                       losses=[losses[1]], y_trains=[noisy], seeds=[0], epochs=2, device=CPU)
+    assert both[1].loss == pytest.approx(alone[0].loss, rel=1e-5)
+    assert both[0].loss != pytest.approx(both[1].loss, rel=1e-3)
+
+
+def test_fit_many_follows_the_engine_rule(digits, noisy40):
+    noisy, _ = noisy40
+    mlps = [nblib.models.make_model("auto", digits, seed=s) for s in (0, 1)]
+    assert nblib.train.stack_pays(mlps[0], CPU)
+    hists, _ = nblib.train.fit_many(mlps, digits, losses=["ce", "ce"], y_trains=[noisy] * 2, seeds=[0, 1],
+                                    epochs=2, progress=False, device=CPU)
+    assert [h.config.get("engine") for h in hists] == ["vmap", "vmap"]
+    cnn = torch.nn.Sequential(torch.nn.Unflatten(1, (1, 64)), torch.nn.Conv1d(1, 4, 3), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 62, 10))
+    assert not nblib.train.stack_pays(cnn, CPU)
+    hists, models = nblib.train.fit_many([cnn], digits, losses=["ce"], y_trains=[noisy], seeds=[0], epochs=1,
+                                         progress=False, device=CPU)
+    assert "engine" not in hists[0].config and models[0] is cnn
+    with pytest.raises(ValueError, match="unknown engine"):
+        nblib.train.fit_many(mlps, digits, losses=["ce"] * 2, y_trains=[noisy] * 2, seeds=[0, 1], engine="gpu")
+
+
+def test_noisy_validation_accuracy_is_recorded(digits, noisy40):
+    noisy, _ = noisy40
+    x_val, y_val = digits.x_test, noisy[:len(digits.x_test)]
+    h = _run(digits, y_train=noisy, val=(x_val, y_val))
+    assert len(h.val_acc) == 3 and all(0 <= v <= 1 for v in h.val_acc)
+    assert all(math.isnan(v) for v in _run(digits, y_train=noisy).val_acc)
+    with pytest.raises(ValueError, match="val must be"):
+        _run(digits, y_train=noisy, val=(x_val[:, :10], y_val))
+
+
+# ---- training that goes bad stops loudly ---------------------------------------------------------
+
+def test_divergence_stops_with_a_message_and_keeps_the_history(digits):
+    with pytest.raises(nblib.train.TrainingDiverged, match=r"diverged at epoch 1 .*lower learning rate") as err:
+        _run(digits, lr=1e6, optimizer="sgd")
+    assert len(err.value.histories[0].loss) == 1
+    bad = digits.to(CPU)
+    bad = type(bad)(bad.name, bad.x_train.clone(), bad.y_train, bad.x_test, bad.y_test, bad.classes)
+    bad.x_train[0, 0] = float("nan")
+    with pytest.raises(nblib.train.TrainingDiverged, match="nan"):
+        _run(bad)
+
+
+@pytest.mark.parametrize("weights, match", [
+    (lambda n: -torch.ones(n), r"sample_weight must be >= 0"),
+    (lambda n: torch.full((n,), float("nan")), r"sample_weight must be finite"),
+    (lambda n: torch.zeros(n), r"sample_weight are all 0"),
+    (lambda n: torch.ones(n + 1), r"sample_weight must have shape"),
+])
+def test_bad_sample_weights_are_refused(digits, weights, match):
+    with pytest.raises(ValueError, match=match):
+        _run(digits, sample_weight=weights(len(digits.y_train)))
+
+
+def test_label_shape_and_loss_params_are_checked(digits):
+    with pytest.raises(ValueError, match=r"y_train must have shape \(\d+,\)"):
+        _run(digits, y_train=digits.y_train[:, None])
+    with pytest.raises(TypeError, match="loss_params .* only used with a loss name"):
+        _run(digits, loss=nblib.losses.make_loss("gce", 10), loss_params={"q": 0.3})
+    for bad, error in ((-1, ValueError), (1.5, TypeError), ("0", TypeError)):
+        with pytest.raises(error, match="seed"):
+            _run(digits, seed=bad)
+
+
+def test_pruning_nearly_everything_warns(digits):
+    with pytest.warns(RuntimeWarning, match=r"truncated Lq pruned \d+% of the training samples at epoch 1"):
+        _run(digits, loss="tgce", epochs=2, lr=1e-5)

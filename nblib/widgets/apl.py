@@ -19,10 +19,10 @@ import torch
 from .. import losses as L
 from .. import models, noise
 from .._checks import check_choice, check_in_range, check_int
+from .._device import torch_threads
 from ..plots import apl as apl_plots
 from ..plots.common import learning_curves
 from ..plots.style import new_axes
-from ..sweep import torch_threads
 from ..train import History, fit, predict_proba
 from .base import interact_figure, slider
 

@@ -12,7 +12,7 @@ are run once and kept in memory, so moving a slider only redraws:
                         q-dependent artists over a cached background.
 - ``limit_table``      Lq against CE as q -> 0 and against MAE at q = 1, with ``nblib.losses``.
 - ``run_q_sweep``      one training run per q (plus CE and MAE), trained as one vmapped stack
-                        (``nblib.batched.fit_batched``) and kept as ``SweepRun`` objects;
+                        (``nblib.train.fit_batched``) and kept as ``SweepRun`` objects;
                         ``update_trained`` / ``trained_widget``: the slider over the trained models.
 - ``train_truncated``  truncated Lq with the pruning schedule, and a ``PruningTrace`` of how well
                         the pruned set matches the flipped samples; ``update_truncation`` /
@@ -35,7 +35,8 @@ from .. import noise as _noise
 from .._checks import check_choice, check_in_range, check_int
 from .._device import device as _default_device
 from ..plots import gce as _plots
-from ..train import History, fit, predict_proba, prune_schedule
+from ..losses import TruncatedLq
+from ..train import History, fit, predict_proba
 from .base import interact_figure, slider
 
 __all__ = ["SWEEP_ENGINES", "SweepRun", "PruningTrace", "TruncatedRun", "PLAYGROUND_LOSSES", "gradient_batch",
@@ -206,12 +207,12 @@ def run_q_sweep(data, y_noisy, flipped, *, qs=DEFAULT_QS, include_ce: bool = Tru
     Returns an ordered dict label -> :class:`SweepRun` ("CE", "q=0.1", ..., "MAE (q=1)"). Every
     loss gets the same initial weights and batch order (per seed), so differences come from the
     loss alone. ``engine="vmap"`` trains the whole grid of one seed as one stack
-    (:func:`nblib.batched.fit_batched`, several times faster for small models); ``"fit"`` trains
+    (:func:`nblib.train.fit_batched`, several times faster for small models); ``"fit"`` trains
     the runs one by one with :func:`nblib.fit` (the numbers then differ in the last digits: other
     kernels add in another order). Extra keywords go to the trainer (lr, batch_size, ...);
     ``model_kw`` to :func:`nblib.models.make_model` (e.g. ``channels``).
     """
-    from ..batched import fit_batched
+    from ..train import fit_batched
     from ..models import make_model
 
     check_choice("engine", engine, SWEEP_ENGINES)
@@ -322,16 +323,17 @@ def train_truncated(data, y_noisy, flipped, *, q: float = PAPER_Q, k: float = PA
                     **fit_kw) -> TruncatedRun:
     """Train with truncated Lq and the pruning schedule (paper: from epoch 40, every 10, of 120).
 
-    Default schedule: :func:`nblib.train.prune_schedule` (from half the run, every tenth of it).
+    Default schedule: :meth:`nblib.losses.TruncatedLq.pruning_epochs` (from half the run, every tenth of it).
     ``model_kw`` goes to :func:`nblib.models.make_model`, extra keywords to :func:`nblib.fit`.
     Returns a :class:`TruncatedRun`; ``scores`` holds precision / recall of the final pruning.
     """
     from ..models import make_model
 
-    start, every = prune_schedule(epochs, prune_start, prune_every)
+    refresh = TruncatedLq.pruning_epochs(epochs, prune_start, prune_every)
+    start, every = refresh.start, refresh.step
     n = len(data.x_train)
     weights = torch.ones(n, device=_default_device(device))  # on the training device: fit updates it in place
-    trace = PruningTrace(weights, flipped, refresh_epochs=range(start, epochs + 1, every))
+    trace = PruningTrace(weights, flipped, refresh_epochs=refresh)
     net = make_model(model, data, seed=seed, **(model_kw or {}))
     hist = fit(net, data, loss="tgce", loss_params={"q": q, "k": k}, y_train=y_noisy, flipped=flipped,
                epochs=epochs, seed=seed, sample_weight=weights, prune_start=start, prune_every=every,

@@ -1,0 +1,1 @@
+"""The course on top of the core library: settings, shared drawing style, widgets, and one package per lesson."""

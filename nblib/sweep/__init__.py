@@ -1,0 +1,27 @@
+"""Sweeps: a grid of (loss x noise x seed) training runs, cached on disk, resumable, parallel.
+
+    spec.py     the grid spec language (LossSpec, NoiseSpec, Grid) and the key of every run
+    run.py      how a config becomes a result; engines, executors, replay (recompute)
+    cache.py    one JSON file per run under its key, written atomically; validated on read
+    tables.py   results as pandas tables ("mean ± std" over seeds)
+    cli.py      ``python -m nblib.sweep GRID`` for the course's named grids
+
+    from nblib import sweep
+    grid = sweep.Grid("mine", dataset="digits", losses=("ce", "gce"), noise=("sym 0.4",), seeds=(0, 1, 2))
+    res = sweep.run_grid(grid)            # only what is not stored yet; kill -9 safe
+    print(res.table())                    # loss x noise, "mean ± std" over seeds
+"""
+from .cache import FORMAT, RESULTS_ENV_VAR, ResultCache, SweepCacheError, default_root, read_result
+from .run import (DEFAULT_STACK, ENGINES, FINGERPRINT, load_grid, recompute, run_grid, run_one, run_stack,
+                  same_machine, same_result, versions)
+from .spec import (CLASSROOM_LOSSES, CLASSROOM_NOISE, NOISE_KINDS, PROTOCOL, Grid, LossSpec, NoiseSpec,
+                   canonical_json, noise_label, run_key)
+from .tables import METRICS, SweepResult, pivot, results_frame, summary_table
+
+__all__ = [
+    "FORMAT", "PROTOCOL", "ENGINES", "RESULTS_ENV_VAR", "default_root", "SweepCacheError", "LossSpec", "NoiseSpec",
+    "Grid", "CLASSROOM_LOSSES", "CLASSROOM_NOISE", "NOISE_KINDS", "DEFAULT_STACK", "METRICS", "run_key",
+    "canonical_json", "run_one", "run_stack", "ResultCache", "SweepResult", "run_grid", "load_grid", "recompute",
+    "same_result", "same_machine", "FINGERPRINT", "results_frame", "summary_table", "pivot", "versions",
+    "read_result", "noise_label",
+]

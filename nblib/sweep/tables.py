@@ -1,0 +1,75 @@
+"""Results as tables: one row per run (pandas), loss x noise pivots over seeds, "mean ± std" strings."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+# the metrics stored per run and summarised in tables
+METRICS = ("final_test_acc", "best_test_acc", "memorisation_gap", "best_epoch", "realised_noise_rate",
+           "final_train_acc", "final_flipped_acc_noisy", "wall_time")
+
+def results_frame(results: Iterable[dict]):
+    """One row per run: loss, noise, kind, rate, seed, the metrics, engine, device, key."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        c = r["config"]
+        rows.append({"loss": r["label"]["loss"], "noise": r["label"]["noise"], "kind": c["noise"]["kind"],
+                     "rate": c["noise"].get("rate", float("nan")), "seed": c["seed"],
+                     **{m: r["metrics"].get(m, r.get(m)) for m in METRICS if m != "wall_time"},
+                     "estimation_error": r["metrics"].get("estimation_error", float("nan")),
+                     "wall_time": r["wall_time"], "engine": r["engine"], "device": r["device"], "key": r["key"]})
+    return pd.DataFrame(rows)
+
+
+def _ordered(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def pivot(frame, metric: str = "final_test_acc", stat: str = "mean"):
+    """loss x noise table of ``stat`` ("mean", "std", "count", ...) of ``metric`` over seeds,
+    rows and columns in the grid's order."""
+    table = frame.pivot_table(index="loss", columns="noise", values=metric, aggfunc=stat)
+    return table.reindex(index=_ordered(frame["loss"]), columns=_ordered(frame["noise"]))
+
+
+def summary_table(frame, metric: str = "final_test_acc", scale: float = 100.0, digits: int = 1):
+    """loss x noise table of "mean ± std" strings (std over seeds, ddof=1; accuracies in %)."""
+    mean, std = pivot(frame, metric, "mean") * scale, pivot(frame, metric, "std") * scale
+    out = mean.astype(object)
+    for r in mean.index:
+        for c in mean.columns:
+            m, s = mean.loc[r, c], std.loc[r, c]
+            out.loc[r, c] = "" if math.isnan(m) else f"{m:.{digits}f} ± {0.0 if math.isnan(s) else s:.{digits}f}"
+    return out
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_grid` / :func:`load_grid` return: the grid, its results in grid order, how
+    many were computed now and how many came from the cache, and the wall time."""
+
+    grid: Grid
+    results: list
+    computed: int = 0
+    cached: int = 0
+    wall_time: float = 0.0
+
+    def frame(self):
+        """:func:`results_frame` of the results."""
+        return results_frame(self.results)
+
+    def table(self, metric: str = "final_test_acc", **kw):
+        """:func:`summary_table` (loss x noise, "mean ± std")."""
+        return summary_table(self.frame(), metric, **kw)
+
+    def pivot(self, metric: str = "final_test_acc", stat: str = "mean"):
+        """:func:`pivot` (loss x noise numbers)."""
+        return pivot(self.frame(), metric, stat)
+
+    def __repr__(self):
+        return (f"SweepResult({self.grid.name!r}, runs={len(self.results)}, computed={self.computed}, "
+                f"cached={self.cached}, wall_time={self.wall_time:.1f}s)")
+
