@@ -1,6 +1,6 @@
 """How long a student waits per slider move, for the sliders of every lesson.
 
-Each row is ``nblib.widgets.base.time_update``: the widget's update function plus rendering its
+Each row is ``nblib.course.widgets.time_update``: the widget's update function plus rendering its
 result to the PNG the browser receives (median of ``--repeats`` moves, after one warm-up move).
 Inputs are what the notebooks pass: real digits / mnist1d labels and an untrained model's
 predictions (the cost of a redraw does not depend on how well the model is trained). The slider
@@ -16,13 +16,13 @@ from functools import partial
 from _common import cli, md_table
 
 import nblib
-from nblib.plots import gce as gce_plots
-from nblib.plots import gradients as gradient_plots
-from nblib.plots import noise as noise_plots
-from nblib.widgets import apl as apl_widgets
-from nblib.widgets import correction as correction_widgets
-from nblib.widgets import gce as gce_widgets
-from nblib.widgets.base import SLOW_UPDATE_S, time_update
+from nblib.course.lesson03 import figures as gce_plots
+from nblib.course.lesson02 import figures as gradient_plots
+from nblib.course.lesson01 import figures as noise_plots
+from nblib.course.lesson04 import widgets as apl_widgets
+from nblib.course.lesson05 import widgets as correction_widgets
+from nblib.course.lesson03 import widgets as gce_widgets
+from nblib.course.widgets import SLOW_UPDATE_S, time_update
 
 NOISE_RATE = 0.4
 

@@ -7,7 +7,7 @@ import pytest
 
 from nblib import sweep
 from nblib.course.settings import GRIDS
-from nblib.plots import benchmark as bench
+from nblib.course.lesson06 import figures as bench
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "data" / "results"

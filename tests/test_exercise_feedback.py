@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from nblib.exercises import _feedback as fb
+from nblib.course import feedback as fb
 
 
 @pytest.mark.parametrize("answers", [(None,), (...,), (0.5, None), (..., ...)])

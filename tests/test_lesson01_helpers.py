@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from nblib import noise
-from nblib.exercises import lesson01 as ex
-from nblib.plots import noise as P
-from nblib.plots.style import CLEAN_COLOR, FLIPPED_COLOR, loss_color
+from nblib.course.lesson01 import exercises as ex
+from nblib.course.lesson01 import figures as P
+from nblib.course.style import CLEAN_COLOR, FLIPPED_COLOR, loss_color
 from nblib.train import History
 
 
@@ -125,7 +125,7 @@ def test_flipped_fit_panels_skip_clean_and_use_clean_flipped_colours():
 
 def test_noise_explorer_builds_and_redraws():
     pytest.importorskip("ipywidgets")
-    from nblib.widgets.noise import noise_explorer
+    from nblib.course.lesson01.widgets import noise_explorer
 
     box = noise_explorer(labels=_labels(300))
     controls = [c for row in box.children[:-1] for c in row.children]

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from nblib import losses
-from nblib.exercises import lesson02 as ex
-from nblib.plots import gradients as G
-from nblib.plots.style import loss_color
+from nblib.course.lesson02 import exercises as ex
+from nblib.course.lesson02 import figures as G
+from nblib.course.style import loss_color
 from nblib.train import History
 
 
@@ -105,7 +105,7 @@ def test_class_sums_figure_flat_for_mae():
 
 def test_gradient_explorer_builds_and_redraws():
     pytest.importorskip("ipywidgets")
-    from nblib.widgets.gradients import gradient_explorer
+    from nblib.course.lesson02.widgets import gradient_explorer
 
     box = gradient_explorer(num_classes=10)
     s = box.children[0].children[0]

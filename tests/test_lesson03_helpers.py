@@ -11,11 +11,11 @@ from PIL import Image
 
 import nblib
 from nblib import losses
-from nblib.exercises import lesson03 as ex
-from nblib.plots import gce as P
-from nblib.plots.style import CLEAN_COLOR, FLIPPED_COLOR, loss_color
-from nblib.widgets import base
-from nblib.widgets import gce as W
+from nblib.course.lesson03 import exercises as ex
+from nblib.course.lesson03 import figures as P
+from nblib.course.style import CLEAN_COLOR, FLIPPED_COLOR, loss_color
+from nblib.course import widgets as base
+from nblib.course.lesson03 import widgets as W
 
 CPU = "cpu"
 

@@ -6,11 +6,11 @@ import torch
 
 import nblib
 from nblib import losses as L
-from nblib.exercises import lesson04 as ex
-from nblib.plots import apl as plots
-from nblib.plots.style import CLEAN_COLOR, loss_color
+from nblib.course.lesson04 import exercises as ex
+from nblib.course.lesson04 import figures as plots
+from nblib.course.style import CLEAN_COLOR, loss_color
 from nblib.train import History
-from nblib.widgets import apl as widgets
+from nblib.course.lesson04 import widgets as widgets
 
 K = 10
 

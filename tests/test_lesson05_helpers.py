@@ -5,10 +5,10 @@ import torch
 
 from nblib import losses, noise
 from nblib.estimate import estimate_transition, estimation_error
-from nblib.exercises import lesson05 as ex
-from nblib.plots import correction as cp
+from nblib.course.lesson05 import exercises as ex
+from nblib.course.lesson05 import figures as cp
 from nblib.train import History
-from nblib.widgets import correction as cw
+from nblib.course.lesson05 import widgets as cw
 
 K = 10
 T_DIGIT = noise.transition_matrix("asymmetric", K, 0.4, mapping="mnist")

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from nblib.plots import common, style
+from nblib.course import figures as common, style
 from nblib.train import History
-from nblib.widgets import base
+from nblib.course import widgets as base
 
 
 def test_every_loss_has_a_style_and_variants_share_it():

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
-from .. import losses as L
-from .common import matrix_heatmap
-from .style import CLEAN_COLOR, OKABE_ITO, loss_style, new_axes
+from ... import losses as L
+from ..figures import matrix_heatmap
+from ..style import CLEAN_COLOR, OKABE_ITO, loss_style, new_axes
 
 __all__ = ["class_sum_strips", "class_sum_panels", "class_terms", "TERM_LOSSES", "active_passive_bars",
            "distribution_tracks", "FIT_METRICS", "fit_curves", "accuracy_vs_noise", "grid_heatmap"]

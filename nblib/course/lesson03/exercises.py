@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from .._checks import check_in_range
-from ..plots.gce import lq_of_p, pruning_scores
-from ._feedback import number, unanswered, verdict
+from ..._checks import check_in_range
+from .figures import lq_of_p, pruning_scores
+from ..feedback import number, unanswered, verdict
 
 __all__ = ["REL_TOL", "check_lq_value", "check_weight_ratio", "check_pruning_scores", "check_best_q"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import noise as _noise
-from ._feedback import number, unanswered, verdict
+from ... import noise as _noise
+from ..feedback import number, unanswered, verdict
 
 __all__ = ["EX1_RATE", "EX1_NUM_CLASSES", "EX2_RATE", "EX2_NUM_CLASSES", "EX3_NUM_CLASSES",
            "check_expected_flip_rate", "check_pair_matrix", "check_max_symmetric_rate", "check_best_epoch"]

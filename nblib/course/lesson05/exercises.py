@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._feedback import number, unanswered, verdict
+from ..feedback import number, unanswered, verdict
 
 __all__ = ["check_forward", "check_backward", "check_singular_eta", "check_anchor_estimate", "random_case"]
 
@@ -48,7 +48,7 @@ def _call(fn, *args):
 
 
 def _reference(name, probs, T, y):
-    from .. import losses
+    from ... import losses
 
     logits = torch.as_tensor(np.log(probs), dtype=torch.float64)
     return getattr(losses, name)(logits, torch.as_tensor(y), T=T, reduction="none").numpy()
@@ -117,7 +117,7 @@ def check_singular_eta(value, num_classes: int = 10) -> bool:
 
 def check_anchor_estimate(fn) -> bool:
     """``fn(probs)`` -> T-hat: row i = probs[argmax_n probs[n, i]] (no outlier filter), rows normalised."""
-    from ..estimate import estimate_transition
+    from ...estimate import estimate_transition
 
     for seed in range(CHECK_SEED, CHECK_SEED + NUM_CASES):
         probs, _, _ = random_case(seed, n=50)

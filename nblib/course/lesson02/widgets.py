@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..plots.gradients import logit_gradient_view
-from .base import interact_figure, slider
+from .figures import logit_gradient_view
+from ..widgets import interact_figure, slider
 
 __all__ = ["gradient_explorer"]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._paths import find_data
-from .common import matrix_heatmap
-from .style import HEATMAP_CMAP, loss_color, loss_hatch, new_axes
+from ..._paths import find_data
+from ..figures import matrix_heatmap
+from ..style import HEATMAP_CMAP, loss_color, loss_hatch, new_axes
 
 __all__ = ["PAPER_RESULTS", "PAPER_NAMES", "accuracy_heatmap", "gap_heatmap", "ranking", "ranking_plot",
            "overview", "paper_tables", "paper_comparison", "paper_comparison_plot", "cell_summary", "claims",
@@ -35,7 +35,7 @@ _CELL = re.compile(r"^\s*([0-9.]+)\s*(?:\+-|±)\s*([0-9.]+)\s*$")
 
 
 def _mean_table(frame: pd.DataFrame, metric: str, stat: str = "mean") -> pd.DataFrame:
-    from ..sweep import pivot
+    from ...sweep import pivot
 
     return pivot(frame, metric, stat)
 

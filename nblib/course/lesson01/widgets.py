@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..plots.noise import NOISE_TITLES, noise_view
-from .base import interact_figure, slider
+from .figures import NOISE_TITLES, noise_view
+from ..widgets import interact_figure, slider
 
 __all__ = ["noise_explorer"]
 

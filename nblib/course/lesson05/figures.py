@@ -30,9 +30,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._checks import check_choice, check_in_range, check_transition_matrix
-from .common import learning_curves, transition_heatmap
-from .style import ESTIMATED_T_LS, FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
+from ..._checks import check_choice, check_in_range, check_transition_matrix
+from ..figures import learning_curves, transition_heatmap
+from ..style import ESTIMATED_T_LS, FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
 
 __all__ = [
     "FAMILIES", "family_singular_eta", "transition_family", "blend_transition", "condition_number",
@@ -66,7 +66,7 @@ def family_singular_eta(family: str, num_classes: int = 10) -> float:
 def transition_family(family: str, eta: float, num_classes: int = 10) -> np.ndarray:
     """T(eta) = (1 - eta) I + eta P, P the symmetric (uniform over the other classes) or the digit map
     (7->1, 2->7, 5<->6, 3->8); ``eta`` in [0, eta*) where eta* = :func:`family_singular_eta`."""
-    from ..noise import transition_matrix
+    from ...noise import transition_matrix
 
     eta_star = family_singular_eta(family, num_classes)
     check_in_range("eta", eta, 0, eta_star, hi_open=True)
@@ -223,7 +223,7 @@ def estimation_table(probs_by_epoch: dict, T, percentile: float = 97.0, digits: 
     the CE model whose predictions ``probs_by_epoch`` (epoch -> (N, K)) holds."""
     import pandas as pd
 
-    from ..estimate import estimate_transition, estimation_error
+    from ...estimate import estimate_transition, estimation_error
 
     rows = {e: {f"error, filter {'on' if f else 'off'}":
                 estimation_error(estimate_transition(p, percentile=percentile, filter_outliers=f), T)
@@ -340,7 +340,7 @@ def correction_curves_figure(histories: dict, title: str | None = None):
 
 def estimation_figure(T, T_hat, title: str | None = None):
     """T, its estimate T-hat and |T-hat - T| side by side; the relative L1 error in the title."""
-    from ..estimate import estimation_error
+    from ...estimate import estimation_error
 
     T = check_transition_matrix(T)
     T_hat = check_transition_matrix(T_hat, num_classes=T.shape[0], name="T_hat")

@@ -23,10 +23,10 @@ import functools
 
 import torch
 
-from .._checks import check_choice, check_in_range, check_transition_matrix
-from ..plots.correction import (FAMILIES, blend_transition, conditioning_figure, estimation_figure,
+from ..._checks import check_choice, check_in_range, check_transition_matrix
+from .figures import (FAMILIES, blend_transition, conditioning_figure, estimation_figure,
                                 expected_loss_figure, family_singular_eta, wrong_t_figure)
-from .base import interact_figure, slider
+from ..widgets import interact_figure, slider
 
 __all__ = [
     "ETA_MARGIN", "PERCENTILES", "train_runs", "train_seeds", "train_blends", "per_sample_losses",
@@ -50,8 +50,8 @@ def train_runs(data, y_noisy, specs: dict, *, epochs: int, seed: int = 0, model_
     only in their loss. ``callbacks``: optional label -> callback for ``fit``.
     Returns (histories, models), both label -> object.
     """
-    from ..models import make_model
-    from ..train import fit
+    from ...models import make_model
+    from ...train import fit
 
     model_seed = seed if model_seed is None else model_seed
     histories, models = {}, {}
@@ -86,8 +86,8 @@ def train_seeds(data, y_noisy, specs, *, seeds, epochs: int, record: dict | None
 
 def per_sample_losses(models: dict, specs: dict, x, y, num_classes: int) -> dict:
     """label -> (N,) NumPy array of each trained model's own per-sample loss on (x, y)."""
-    from ..losses import make_loss
-    from ..train import predict_logits
+    from ...losses import make_loss
+    from ...train import predict_logits
 
     out = {}
     for label, model in models.items():
@@ -123,7 +123,7 @@ class ProbaRecorder:
         self.x, self.epochs, self.probs = x, {int(e) for e in epochs}, {}
 
     def __call__(self, epoch, model, history):
-        from ..train import predict_proba
+        from ...train import predict_proba
 
         if epoch in self.epochs:
             self.probs[epoch] = predict_proba(model, self.x).double().cpu().numpy()
@@ -177,7 +177,7 @@ def conditioning_widget(probs, labels, eta: float = 0.4):
 def update_estimation(percentile: float = 97.0, filter_outliers: bool = True, epoch=None, *, probs, T):
     """Figure: T beside the anchor-point estimate from ``probs`` (an (N, K) array, or a dict
     epoch -> array, then ``epoch`` picks one)."""
-    from ..estimate import estimate_transition
+    from ...estimate import estimate_transition
 
     if isinstance(probs, dict):
         if epoch not in probs:

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from matplotlib.colors import to_hex, to_rgb
 
-from .. import noise as _noise
-from .common import transition_heatmap
-from .style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_color, new_axes
+from ... import noise as _noise
+from ..figures import transition_heatmap
+from ..style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_color, new_axes
 
 __all__ = ["NOISE_VARIANTS", "rate_style", "flipped_examples", "transition_panels", "noise_view",
            "accuracy_by_rate", "flipped_fit_panels"]

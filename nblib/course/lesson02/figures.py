@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import losses as _losses
-from .style import OKABE_ITO, loss_style, new_axes
+from ... import losses as _losses
+from ..style import OKABE_ITO, loss_style, new_axes
 
 __all__ = ["LOSS_LABELS", "weight_curves", "logit_gradient_view", "grad_share_figure", "noisy_run_panels",
            "class_sums_figure", "underfit_figure"]

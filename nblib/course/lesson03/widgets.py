@@ -30,14 +30,14 @@ from functools import partial
 import numpy as np
 import torch
 
-from .. import losses as _losses
-from .. import noise as _noise
-from .._checks import check_choice, check_in_range, check_int
-from .._device import device as _default_device
-from ..plots import gce as _plots
-from ..losses import TruncatedLq
-from ..train import History, fit, predict_proba
-from .base import interact_figure, slider
+from ... import losses as _losses
+from ... import noise as _noise
+from ..._checks import check_choice, check_in_range, check_int
+from ..._device import device as _default_device
+from . import figures as _plots
+from ...losses import TruncatedLq
+from ...train import History, fit, predict_proba
+from ..widgets import interact_figure, slider
 
 __all__ = ["SWEEP_ENGINES", "SweepRun", "PruningTrace", "TruncatedRun", "PLAYGROUND_LOSSES", "gradient_batch",
            "limit_table", "mae_table", "run_q_sweep", "sweep_table", "train_truncated", "make_playground_data",
@@ -212,8 +212,8 @@ def run_q_sweep(data, y_noisy, flipped, *, qs=DEFAULT_QS, include_ce: bool = Tru
     kernels add in another order). Extra keywords go to the trainer (lr, batch_size, ...);
     ``model_kw`` to :func:`nblib.models.make_model` (e.g. ``channels``).
     """
-    from ..train import fit_batched
-    from ..models import make_model
+    from ...train import fit_batched
+    from ...models import make_model
 
     check_choice("engine", engine, SWEEP_ENGINES)
     seeds = [check_int("seed", s, 0) for s in seeds]
@@ -327,7 +327,7 @@ def train_truncated(data, y_noisy, flipped, *, q: float = PAPER_Q, k: float = PA
     ``model_kw`` goes to :func:`nblib.models.make_model`, extra keywords to :func:`nblib.fit`.
     Returns a :class:`TruncatedRun`; ``scores`` holds precision / recall of the final pruning.
     """
-    from ..models import make_model
+    from ...models import make_model
 
     refresh = TruncatedLq.pruning_epochs(epochs, prune_start, prune_every)
     start, every = refresh.start, refresh.step
@@ -358,7 +358,7 @@ def truncation_widget(p_y, flipped, q: float = PAPER_Q, k: float = PAPER_K):
 
 def make_playground_data(noise_rate: float = 0.3, seed: int = 0, device="cpu", **kw):
     """toy2d blobs (3 classes) with symmetric label noise: (dataset, noisy labels, flipped mask)."""
-    from ..data import load
+    from ...data import load
 
     opts = {k: PLAYGROUND[k] for k in ("variant", "num_classes", "n_train", "n_test")}
     opts.update(kw)
@@ -372,7 +372,7 @@ def make_playground_data(noise_rate: float = 0.3, seed: int = 0, device="cpu", *
 def train_playground(loss: str, q: float, data, noisy, flipped, *, epochs: int = PLAYGROUND["epochs"],
                      seed: int = 0, device="cpu"):
     """Train the playground MLP with ``loss`` (ce, mae, gce, tgce; q for the last two): (model, History)."""
-    from ..models import make_model
+    from ...models import make_model
 
     check_choice("loss", loss, PLAYGROUND_LOSSES)
     params = {"q": q} if loss in ("gce", "tgce") else {}

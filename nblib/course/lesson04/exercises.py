@@ -9,8 +9,8 @@ import math
 
 import torch
 
-from .. import losses as L
-from ._feedback import number, unanswered, verdict
+from ... import losses as L
+from ..feedback import number, unanswered, verdict
 
 __all__ = ["check_mae_class_sum", "check_nrce_class_sum", "check_nce", "check_active_passive", "ACTIVE", "PASSIVE"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._feedback import unanswered, verdict
+from ..feedback import unanswered, verdict
 
 __all__ = ["check_largest_gap", "check_best_loss"]
 

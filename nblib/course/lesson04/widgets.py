@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import losses as L
-from .. import models, noise
-from .._checks import check_choice, check_in_range, check_int
-from .._device import torch_threads
-from ..plots import apl as apl_plots
-from ..plots.common import learning_curves
-from ..plots.style import new_axes
-from ..train import History, fit, predict_proba
-from .base import interact_figure, slider
+from ... import losses as L
+from ... import models, noise
+from ..._checks import check_choice, check_in_range, check_int
+from ..._device import torch_threads
+from . import figures as apl_plots
+from ..figures import learning_curves
+from ..style import new_axes
+from ...train import History, fit, predict_proba
+from ..widgets import interact_figure, slider
 
 __all__ = ["SYMMETRY_LOSSES", "NORMALIZER_VARIANTS", "random_logits", "symmetry_table", "variant_table",
            "grid_frame", "class_sum_update", "class_sum_widget", "Run", "LessonRuns",

@@ -16,8 +16,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .. import losses as _losses
-from ._feedback import number, unanswered, verdict
+from ... import losses as _losses
+from ..feedback import number, unanswered, verdict
 
 __all__ = ["EX1_LOGITS", "EX1_LABEL", "EX2_P_Y", "EX4_CANDIDATES", "check_ce_logit_gradient",
            "check_gradient_ratio", "check_mae_peak", "check_symmetric_losses"]

@@ -25,10 +25,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .._checks import check_in_range
-from ..losses import analytic_weight
-from .common import confusion_matrix, transition_heatmap
-from .style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_style, use_style
+from ..._checks import check_in_range
+from ...losses import analytic_weight
+from ..figures import confusion_matrix, transition_heatmap
+from ..style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_style, use_style
 
 __all__ = ["P_MIN", "LqExplorer", "lq_of_p", "lq_weight_of_p", "truncated_lq_of_p", "pruning_scores",
            "lq_explorer_figure", "accuracy_vs_q_figure", "trained_run_figure", "truncation_figure",
