@@ -1,6 +1,7 @@
 """Tests of nblib.data: offline loaders, and the download loaders on tiny files in the real formats.
 
 No test touches the network: downloads are served by a fake ``urlopen`` and every root is tmp_path.
+The real CIFAR-N label files are tested where the shared data folder has them (skipped elsewhere).
 """
 import gzip
 import hashlib
@@ -495,3 +496,26 @@ def test_published_checksums_look_right():
         for f in files:
             assert len(f.sha256) == 64 and int(f.sha256, 16) >= 0 and f.url.endswith(f.filename)
 
+
+# ----------------------------------------------------------------------------- the real CIFAR-N label files
+
+# noise rates of the official files (share of labels that differ from clean_label), as the shared
+# folder's README and the CIFAR-N paper give them, to 4 decimals
+REAL_RATES = {"cifar10n": {"aggre_label": 0.0901, "random_label1": 0.1723, "random_label2": 0.1812,
+                           "random_label3": 0.1764, "worse_label": 0.4021},
+              "cifar100n": {"noisy_label": 0.4020}}
+
+
+@pytest.mark.parametrize("name", ["cifar10n", "cifar100n"])
+def test_real_cifar_n_label_file(cifar_n_dir, name):
+    """The pinned SHA-256 is the official file's; the safe loader reads it; its noise rates are right."""
+    (f,) = data.FILES[name]
+    path = cifar_n_dir / f.filename
+    assert data.sha256sum(path) == f.sha256
+    labels = data.read_cifar_n_labels(path)
+    assert set(labels) == set(data.CIFAR_N_LABEL_FILES[name])
+    assert all(v.dtype == np.int64 and v.shape == (50_000,) for v in labels.values())
+    clean, k = labels["clean_label"], data.CIFAR_N_LABEL_FILES[name]["clean_label"]
+    assert np.bincount(clean, minlength=k).tolist() == [50_000 // k] * k  # balanced classes
+    for key, expected in REAL_RATES[name].items():
+        assert np.mean(labels[key] != clean) == pytest.approx(expected, abs=5e-5), key
