@@ -9,13 +9,13 @@ Data flows loader -> noise -> model + loss -> train -> results -> plots / widget
     model = nblib.models.make_model("auto", data, seed=0)
     hist = nblib.fit(model, data, loss="gce", y_train=noisy, epochs=30)
 
-Submodules: losses, noise, estimate, data, models, train, sweep, plots, widgets, exercises.
+Submodules: losses, noise, estimate, data, human_noise, models, train, sweep, plots, widgets, exercises.
 ``plots``, ``widgets``, ``sweep`` and ``exercises`` load on first use (they pull matplotlib / ipywidgets).
 """
 import importlib
 
 from ._device import device
-from . import losses, noise, estimate, data, models, train
+from . import losses, noise, estimate, data, human_noise, models, train
 from .train import fit
 
 __version__ = "0.1.0"
