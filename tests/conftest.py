@@ -1,5 +1,9 @@
 """Test-wide settings: small models train faster on one thread than on two contended ones;
-figures render off-screen and are closed after every test."""
+figures render off-screen and are closed after every test. Fixtures for the real CIFAR-N label
+files, which only a machine with the shared data folder has (the tests that need them skip elsewhere)."""
+import importlib.util
+from pathlib import Path
+
 import matplotlib
 import pytest
 import torch
@@ -14,3 +18,25 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+DERIVE_CIFAR_N = Path(__file__).resolve().parents[1] / "tools" / "derive_cifar_n.py"
+
+
+@pytest.fixture(scope="session")
+def derive_cifar_n():
+    """tools/derive_cifar_n.py imported as a module (it is a script, not part of nblib)."""
+    spec = importlib.util.spec_from_file_location("derive_cifar_n", DERIVE_CIFAR_N)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def cifar_n_dir(derive_cifar_n):
+    """The folder with the real CIFAR-N label files; skips the test where there is none."""
+    folder = derive_cifar_n.find_source_dir()
+    if folder is None:
+        pytest.skip("the real CIFAR-N label files are not here (looked in "
+                    f"{' and '.join(map(str, derive_cifar_n.SHARED_DIRS))}); a user's clone has none")
+    return folder

@@ -1,6 +1,7 @@
 """Tests of nblib.data: offline loaders, and the download loaders on tiny files in the real formats.
 
 No test touches the network: downloads are served by a fake ``urlopen`` and every root is tmp_path.
+The real CIFAR-N label files are tested where the shared data folder has them (skipped elsewhere).
 """
 import gzip
 import hashlib
@@ -19,6 +20,7 @@ import torch
 
 from nblib import data
 from nblib.data import RemoteFile
+from nblib.noise import CIFAR100_FINE_NAMES, CIFAR100_SUPERCLASS_NAMES
 
 CPU = "cpu"
 
@@ -153,22 +155,27 @@ def tiny_fashion(n_train=20, n_test=10, seed=0):
     return arrays, {name: idx_gz(a) for name, a in arrays.items()}
 
 
-def cifar_tar_gz(per_batch=10, n_test=10, seed=0):
-    """A cifar-10-python.tar.gz with the real layout: 5 train batches + test batch, bytes keys."""
+def cifar_tar_gz(per_batch=10, n_test=10, seed=0, name="cifar10"):
+    """A cifar-10-python.tar.gz (5 train batches + test batch) or cifar-100-python.tar.gz (train +
+    test) with the real layout and bytes keys; CIFAR-100's pickles also hold b"coarse_labels"."""
+    layout = data.CIFAR_LAYOUTS[name]
     rng = np.random.default_rng(seed)
     buf, labels = io.BytesIO(), {}
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for member in [*data.CIFAR10_TRAIN_BATCHES, data.CIFAR10_TEST_BATCH]:
-            n = n_test if member == data.CIFAR10_TEST_BATCH else per_batch
+        for member in [*layout.train, layout.test]:
+            n = n_test if member == layout.test else per_batch
             pixels = rng.integers(0, 256, (n, 3072)).astype(np.uint8)
             pixels[0, :1024], pixels[0, 1024:2048], pixels[0, 2048:] = 10, 20, 30  # R, G, B planes
-            labels[member] = rng.integers(0, 10, n).tolist()
-            blob = pickle.dumps({b"batch_label": member.encode(), b"labels": labels[member],
-                                 b"data": pixels, b"filenames": [b"x.png"] * n}, protocol=2)
-            info = tarfile.TarInfo(f"{data.CIFAR10_DIR}/{member}")
+            labels[member] = rng.integers(0, len(layout.classes), n).tolist()
+            content = {b"batch_label": member.encode(), layout.label_key: labels[member],
+                       b"data": pixels, b"filenames": [b"x.png"] * n}
+            if name == "cifar100":
+                content[b"coarse_labels"] = [data.CIFAR100_SUPERCLASS_OF[y] for y in labels[member]]
+            blob = pickle.dumps(content, protocol=2)
+            info = tarfile.TarInfo(member)
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))
-    y_train = np.concatenate([labels[m] for m in data.CIFAR10_TRAIN_BATCHES])
+    y_train = np.concatenate([labels[m] for m in layout.train])
     return buf.getvalue(), y_train
 
 
@@ -177,6 +184,21 @@ def human_pt(y_train: np.ndarray, clean=None, numpy1_names=False) -> bytes:
     labels = {"clean_label": y_train if clean is None else clean}
     for shift, key in enumerate(data.CIFAR10N_KEYS.values(), start=1):
         labels[key] = (y_train + shift) % 10
+    return torch_file(labels, numpy1_names)
+
+
+def human100_labels(y_train: np.ndarray) -> dict:
+    """The content of a CIFAR-100_human.pt: fine labels as int64 arrays (noisy = clean + 1 mod 100),
+    superclass labels as Python lists of ints, as in the official file."""
+    superclass_of = np.asarray(data.CIFAR100_SUPERCLASS_OF)
+    noisy = (y_train + 1) % 100
+    return {"clean_label": y_train.astype(np.int64), "noisy_label": noisy.astype(np.int64),
+            "clean_coarse_label": superclass_of[y_train].tolist(),
+            "noisy_coarse_label": superclass_of[noisy].tolist()}
+
+
+def torch_file(labels: dict, numpy1_names=False) -> bytes:
+    """torch.save(labels); numpy1_names: as written under NumPy 1.x, like the official files."""
     buf = io.BytesIO()
     torch.save(labels, buf)
     if not numpy1_names:
@@ -197,6 +219,19 @@ def install(monkeypatch, name, blobs: dict[str, bytes], sha_override=None):
     files = tuple(RemoteFile(f"https://example.invalid/{fn}", fn, (sha_override or {}).get(fn, sha(b)))
                   for fn, b in blobs.items())
     monkeypatch.setitem(data.FILES, name, files)
+
+
+def provide(monkeypatch, root, name, blobs: dict[str, bytes]):
+    """install() the tiny files of ``name`` and put them in ``root/name`` (no download needed)."""
+    install(monkeypatch, name, blobs)
+    write_files(root / name, blobs)
+
+
+def provide_cifar_n(monkeypatch, root, name, label_file: bytes, tar_blob: bytes):
+    """The tiny image tarball and label file of cifar10n / cifar100n, both in place."""
+    images = data.CIFAR_N_IMAGES[name]
+    provide(monkeypatch, root, images, {data.FILES[images][0].filename: tar_blob})
+    provide(monkeypatch, root, name, {data.FILES[name][0].filename: label_file})
 
 
 def write_files(folder, blobs):
@@ -312,8 +347,7 @@ def test_download_false_never_touches_the_network(tmp_path, no_network):
 
 def test_cifar10_from_a_tiny_tarball(tmp_path, monkeypatch, no_network):
     blob, y_train = cifar_tar_gz()
-    install(monkeypatch, "cifar10", {"cifar-10-python.tar.gz": blob})
-    write_files(tmp_path / "cifar10", {"cifar-10-python.tar.gz": blob})
+    provide(monkeypatch, tmp_path, "cifar10", {"cifar-10-python.tar.gz": blob})
     d = data.load("cifar10", device=CPU, root=tmp_path, download=False)
     assert d.x_train.shape == (50, 3, 32, 32) and d.x_test.shape == (10, 3, 32, 32)
     assert d.classes[0] == "airplane" and d.classes[9] == "truck" and d.y_train.tolist() == y_train.tolist()
@@ -322,30 +356,62 @@ def test_cifar10_from_a_tiny_tarball(tmp_path, monkeypatch, no_network):
     assert np.allclose(first, expected, atol=1e-5)
 
 
+def test_cifar100_from_a_tiny_tarball(tmp_path, monkeypatch, no_network):
+    blob, y_train = cifar_tar_gz(per_batch=40, name="cifar100")
+    provide(monkeypatch, tmp_path, "cifar100", {"cifar-100-python.tar.gz": blob})
+    d = data.load("cifar100", device=CPU, root=tmp_path, download=False)
+    assert d.x_train.shape == (40, 3, 32, 32) and d.x_test.shape == (10, 3, 32, 32) and d.num_classes == 100
+    assert d.classes[0] == "apple" and d.classes[99] == "worm" and d.y_train.tolist() == y_train.tolist()
+    expected = (np.array([10, 20, 30]) / 255 - np.array(data.CIFAR100_MEAN)) / np.array(data.CIFAR100_STD)
+    assert np.allclose(d.x_test[0, :, 0, 0].numpy(), expected, atol=1e-5) and d.noisy_labels == {}
+
+
+def test_cifar100_superclass_of_each_class():
+    assert np.bincount(data.CIFAR100_SUPERCLASS_OF).tolist() == [5] * 20
+    superclasses = list(CIFAR100_SUPERCLASS_NAMES)
+    of = dict(zip(CIFAR100_FINE_NAMES, data.CIFAR100_SUPERCLASS_OF))
+    assert superclasses[of["aquarium_fish"]] == "fish" and superclasses[of["maple_tree"]] == "trees"
+    assert all(name in CIFAR100_SUPERCLASS_NAMES[superclasses[of[name]]] for name in CIFAR100_FINE_NAMES)
+
+
 @pytest.mark.parametrize("numpy1_names", [False, True])
 def test_cifar10n_human_labels(tmp_path, monkeypatch, no_network, numpy1_names):
     tar_blob, y_train = cifar_tar_gz()
-    install(monkeypatch, "cifar10", {"cifar-10-python.tar.gz": tar_blob})
-    write_files(tmp_path / "cifar10", {"cifar-10-python.tar.gz": tar_blob})
-    write_files(tmp_path / "cifar10n", {"CIFAR-10_human.pt": human_pt(y_train, numpy1_names=numpy1_names)})
-    with pytest.warns(UserWarning, match="no published checksum"):
-        d = data.load("cifar10n", device=CPU, root=tmp_path, download=False)
+    provide_cifar_n(monkeypatch, tmp_path, "cifar10n", human_pt(y_train, numpy1_names=numpy1_names), tar_blob)
+    d = data.load("cifar10n", device=CPU, root=tmp_path, download=False)
     assert set(d.noisy_labels) == {"aggre", "worse", "random1", "random2", "random3"}
     for shift, key in enumerate(data.CIFAR10N_KEYS, start=1):
         assert d.noisy_labels[key].dtype == torch.long
         assert torch.equal(d.noisy_labels[key], (d.y_train + shift) % 10)
-    with pytest.warns(UserWarning):
-        sub = data.load("cifar10n", device=CPU, root=tmp_path, download=False, n_train=20, seed=1)
+    sub = data.load("cifar10n", device=CPU, root=tmp_path, download=False, n_train=20, seed=1)
     assert len(sub.y_train) == 20 and torch.equal(sub.noisy_labels["aggre"], (sub.y_train + 1) % 10)
     assert "noisy_labels" in repr(sub)
 
 
-def test_cifar10n_rejects_wrong_clean_labels(tmp_path, monkeypatch, no_network):
+@pytest.mark.parametrize("numpy1_names", [False, True])
+def test_cifar100n_human_labels(tmp_path, monkeypatch, no_network, numpy1_names):
+    tar_blob, y_train = cifar_tar_gz(per_batch=40, name="cifar100")
+    label_file = torch_file(human100_labels(y_train), numpy1_names)
+    provide_cifar_n(monkeypatch, tmp_path, "cifar100n", label_file, tar_blob)
+    d = data.load("cifar100n", device=CPU, root=tmp_path, download=False)
+    assert list(d.noisy_labels) == ["noisy"] and d.noisy_labels["noisy"].dtype == torch.long
+    assert torch.equal(d.noisy_labels["noisy"], (d.y_train + 1) % 100) and d.num_classes == 100
+
+
+@pytest.mark.parametrize("name", ["cifar10n", "cifar100n"])
+def test_cifar_n_rejects_wrong_clean_labels(tmp_path, monkeypatch, no_network, name):
+    tar_blob, y_train = cifar_tar_gz(name=data.CIFAR_N_IMAGES[name])
+    other = (y_train + 1) % 10
+    label_file = human_pt(y_train, clean=other) if name == "cifar10n" else torch_file(human100_labels(other))
+    provide_cifar_n(monkeypatch, tmp_path, name, label_file, tar_blob)
+    with pytest.raises(data.DataError, match=f"clean_label differs .* {name} label file"):
+        data.load(name, device=CPU, root=tmp_path, download=False)
+
+
+def test_cifar_n_file_for_other_images_is_refused(tmp_path, monkeypatch, no_network):
     tar_blob, y_train = cifar_tar_gz()
-    install(monkeypatch, "cifar10", {"cifar-10-python.tar.gz": tar_blob})
-    write_files(tmp_path / "cifar10", {"cifar-10-python.tar.gz": tar_blob})
-    write_files(tmp_path / "cifar10n", {"CIFAR-10_human.pt": human_pt(y_train, clean=(y_train + 1) % 10)})
-    with pytest.warns(UserWarning), pytest.raises(data.DataError, match="clean_label"):
+    provide_cifar_n(monkeypatch, tmp_path, "cifar10n", human_pt(y_train[:-1]), tar_blob)
+    with pytest.raises(data.DataError, match="49 labels for 50 images"):
         data.load("cifar10n", device=CPU, root=tmp_path, download=False)
 
 
@@ -353,15 +419,62 @@ class Payload:  # not allowlisted: a pickle holding it must be refused, not exec
     pass
 
 
-def test_cifar10n_refuses_arbitrary_pickles(tmp_path, monkeypatch, no_network):
+@pytest.mark.parametrize("content", [{"clean_label": Payload()}, {"clean_label": [Payload()]}])
+def test_cifar10n_refuses_arbitrary_pickles(tmp_path, monkeypatch, no_network, content):
     tar_blob, _ = cifar_tar_gz()
-    install(monkeypatch, "cifar10", {"cifar-10-python.tar.gz": tar_blob})
-    write_files(tmp_path / "cifar10", {"cifar-10-python.tar.gz": tar_blob})
-    buf = io.BytesIO()
-    torch.save({"clean_label": Payload()}, buf)
-    write_files(tmp_path / "cifar10n", {"CIFAR-10_human.pt": buf.getvalue()})
-    with pytest.warns(UserWarning), pytest.raises(data.DataError, match="weights_only=True"):
+    provide_cifar_n(monkeypatch, tmp_path, "cifar10n", torch_file(content), tar_blob)
+    with pytest.raises(data.DataError, match="weights_only=True"):
         data.load("cifar10n", device=CPU, root=tmp_path, download=False)
+
+
+def test_cifar_n_labels_read_alone(tmp_path):
+    """The label files are read and validated without any image: int64 arrays, format recognised."""
+    y = np.arange(30) % 10
+    (tmp_path / "c10.pt").write_bytes(human_pt(y, numpy1_names=True))
+    (tmp_path / "c100.pt").write_bytes(torch_file(human100_labels(np.arange(200) % 100)))
+    c10 = data.read_cifar_n_labels(tmp_path / "c10.pt")
+    assert set(c10) == set(data.CIFAR_N_LABEL_FILES["cifar10n"]) and c10["clean_label"].tolist() == y.tolist()
+    c100 = data.read_cifar_n_labels(str(tmp_path / "c100.pt"), "cifar100n")  # lists become arrays too
+    assert all(v.dtype == np.int64 and v.shape == (200,) for v in c100.values())
+    assert c100["clean_coarse_label"][0] == list(CIFAR100_SUPERCLASS_NAMES).index("fruit_and_vegetables")
+    with pytest.raises(data.DataError, match="expected those of the cifar100n label file"):
+        data.read_cifar_n_labels(tmp_path / "c10.pt", "cifar100n")
+    with pytest.raises(ValueError, match="unknown dataset 'cifar100'"):
+        data.read_cifar_n_labels(tmp_path / "c10.pt", "cifar100")
+
+
+def spoil(labels: dict, key: str, value) -> dict:
+    """``labels`` with ``key`` set to ``value`` (None: removed)."""
+    out = {k: v for k, v in labels.items() if k != key}
+    return out if value is None else {**out, key: value}
+
+
+_C100 = human100_labels(np.arange(200) % 100)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (spoil(_C100, "noisy_label", _C100["noisy_label"].astype(np.float64)), "weights_only=True"),  # not allowlisted
+    (spoil(_C100, "noisy_coarse_label", [float(v) for v in _C100["noisy_coarse_label"]]), "list of 200"),
+    (spoil(_C100, "noisy_coarse_label", [bool(v) for v in _C100["noisy_coarse_label"]]), "list of ints"),
+    (spoil(_C100, "noisy_coarse_label", [[v] for v in _C100["noisy_coarse_label"]]), "list of ints"),
+    (spoil(_C100, "noisy_coarse_label", "fish"), "got a str"),
+    (spoil(_C100, "clean_label", _C100["clean_label"].reshape(20, 10)), r"shape \(20, 10\)"),
+    (spoil(_C100, "noisy_coarse_label", []), "'noisy_coarse_label' must be a non-empty 1-D"),
+    (spoil(_C100, "noisy_label", _C100["noisy_label"] + 100), r"labels in \[0, 100\)"),
+    (spoil(_C100, "noisy_coarse_label", [20] * 200), r"labels in \[0, 20\)"),
+    (spoil(_C100, "noisy_coarse_label", [2 ** 70] * 200), r"labels in \[0, 20\)"),
+    (spoil(_C100, "noisy_coarse_label", _C100["noisy_coarse_label"][:-1]), "different lengths"),
+    (spoil(_C100, "noisy_coarse_label", _C100["clean_coarse_label"]), "noisy_coarse_label is not the superclass"),
+    (spoil(_C100, "extra", [1] * 200), "keys .* extra"),
+    (spoil(_C100, "noisy_label", None), "not those of a CIFAR-N label file"),
+])
+def test_cifar_n_label_content_is_checked(tmp_path, labels, message):
+    """Exactly int arrays and lists of ints, labels in range, one length, coherent superclasses."""
+    path = tmp_path / "CIFAR-100_human.pt"
+    path.write_bytes(torch_file(labels))
+    with pytest.raises(data.DataError, match=message) as err:
+        data.read_cifar_n_labels(path)
+    assert str(path) in str(err.value) and "delete it" in str(err.value)
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
@@ -378,6 +491,31 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
 
 
 def test_published_checksums_look_right():
-    for name in ("fashion_mnist", "cifar10"):
-        for f in data.FILES[name]:
+    assert set(data.FILES) == {"fashion_mnist", "cifar10", "cifar10n", "cifar100", "cifar100n"}
+    for files in data.FILES.values():
+        for f in files:
             assert len(f.sha256) == 64 and int(f.sha256, 16) >= 0 and f.url.endswith(f.filename)
+
+
+# ----------------------------------------------------------------------------- the real CIFAR-N label files
+
+# noise rates of the official files (share of labels that differ from clean_label), as the shared
+# folder's README and the CIFAR-N paper give them, to 4 decimals
+REAL_RATES = {"cifar10n": {"aggre_label": 0.0901, "random_label1": 0.1723, "random_label2": 0.1812,
+                           "random_label3": 0.1764, "worse_label": 0.4021},
+              "cifar100n": {"noisy_label": 0.4020}}
+
+
+@pytest.mark.parametrize("name", ["cifar10n", "cifar100n"])
+def test_real_cifar_n_label_file(cifar_n_dir, name):
+    """The pinned SHA-256 is the official file's; the safe loader reads it; its noise rates are right."""
+    (f,) = data.FILES[name]
+    path = cifar_n_dir / f.filename
+    assert data.sha256sum(path) == f.sha256
+    labels = data.read_cifar_n_labels(path)
+    assert set(labels) == set(data.CIFAR_N_LABEL_FILES[name])
+    assert all(v.dtype == np.int64 and v.shape == (50_000,) for v in labels.values())
+    clean, k = labels["clean_label"], data.CIFAR_N_LABEL_FILES[name]["clean_label"]
+    assert np.bincount(clean, minlength=k).tolist() == [50_000 // k] * k  # balanced classes
+    for key, expected in REAL_RATES[name].items():
+        assert np.mean(labels[key] != clean) == pytest.approx(expected, abs=5e-5), key
