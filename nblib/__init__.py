@@ -21,7 +21,7 @@ from . import losses, noise, estimate, data, human_noise, models, train
 from .train import fit
 
 __version__ = "0.1.0"
-_LAZY = ("plots", "widgets", "sweep", "exercises", "course")
+_LAZY = ("sweep", "course")
 
 
 def __getattr__(name):

@@ -806,17 +806,49 @@ def analytic_weight(name, p_y, **params):
     return w if is_tensor else w.numpy()
 
 
-def class_sums(loss, logits, **params):
-    """sum_k L(f(x), k) for every row of ``logits``, shape (N,), no gradient.
+def class_values(loss, logits, **params):
+    """L(f(x), k) for every row of ``logits`` and every label k, shape (N, K), no gradient.
 
-    Constant across x exactly when the loss is symmetric (Ghosh et al. 2017).
+    Row n holds what sample n's loss would be under each possible label: its sum is the class sum
+    below; its dot product with a label distribution is the expected loss under that distribution
+    (e.g. the noisy posterior T^T c of a clean posterior c, the object of Patrini et al.'s theorems).
     """
     _check_logits(logits)
     loss_fn = _as_loss(loss, logits.shape[1], params)
     n, k = logits.shape
     with torch.no_grad():
-        return sum(loss_fn(logits, torch.full((n,), c, dtype=torch.long, device=logits.device),
-                           reduction="none") for c in range(k))
+        return torch.stack([loss_fn(logits, torch.full((n,), c, dtype=torch.long, device=logits.device),
+                                    reduction="none") for c in range(k)], dim=1)
+
+
+def class_sums(loss, logits, **params):
+    """sum_k L(f(x), k) for every row of ``logits``, shape (N,), no gradient.
+
+    Constant across x exactly when the loss is symmetric (Ghosh et al. 2017).
+    """
+    return class_values(loss, logits, **params).sum(dim=1)
+
+
+def loss_of_p(name, p_y, **params):
+    """The value of a loss of p_y alone (``ce, mae, gce, tgce, rce, sce, fl``) at probabilities ``p_y``.
+
+    For plots and exercises: the curve L(p_y) of each loss, computed by the same kernel as training
+    (a prediction whose other classes share 1 - p_y; these losses do not depend on how). ``p_y``:
+    float, array or tensor in [0, 1]; float64; returns a tensor for a tensor, else a NumPy array.
+    """
+    check_choice("loss", name, _ANALYTIC)
+    _check_param_names(name, params)
+    kw = {**DEFAULTS[name], **params}
+    _FUNCTIONS[name](torch.zeros(0, 2, dtype=torch.float64), torch.zeros(0, dtype=torch.long),
+                     reduction="none", **kw)   # validates the hyper-parameters, naming any bad one
+    is_tensor = isinstance(p_y, torch.Tensor)
+    p = torch.as_tensor(p_y, dtype=torch.float64)
+    if not bool(((p >= 0) & (p <= 1)).all()):
+        raise ValueError("p_y must be probabilities in [0, 1]")
+    flat = p.reshape(-1)
+    logp = torch.stack([flat.log(), torch.log1p(-flat)], dim=1)         # (N, 2): p_y and the rest
+    out = _KERNELS[name](logp, torch.zeros(len(flat), dtype=torch.long), **kw).reshape(p.shape) + 0.0  # no -0.0
+    return out if is_tensor else out.numpy()
 
 
 def symmetry_gap(loss, logits, **params):
@@ -827,4 +859,4 @@ def symmetry_gap(loss, logits, **params):
 
 __all__ = [*(f.__name__ for f in _FUNCTIONS.values()), "LOSSES", "DEFAULTS", "APL_PRESETS", "SCE_PRESETS",
            "Loss", "TruncatedLq", "make_loss", "prune_weights", "gradient_weight", "analytic_weight",
-           "class_sums", "symmetry_gap"]
+           "loss_of_p", "class_values", "class_sums", "symmetry_gap"]

@@ -264,6 +264,63 @@ def expected_flip_rate(T, class_prior=None) -> float:
     return float(1 - pi @ np.diag(T))
 
 
+def condition_number(T) -> float:
+    """2-norm condition number of T (inf when singular): how much T^-1, and with it backward
+    correction, amplifies errors (see ``nblib.losses.MAX_COND``)."""
+    return float(np.linalg.cond(check_transition_matrix(T)))
+
+
+def singular_rate(kind: str, num_classes: int, **kw) -> float:
+    """The smallest rate in (0, 1] at which ``transition_matrix(kind, num_classes, rate, **kw)`` is
+    singular; inf if T stays invertible for every rate up to 1.
+
+    These matrices are linear in the rate, T(eta) = (1 - eta) I + eta P with P = T(1), so their
+    eigenvalues are (1 - eta) + eta lambda for the eigenvalues lambda of P, and T(eta) is singular
+    where some real lambda < 1 gives eta = 1 / (1 - lambda). Symmetric noise: lambda = -1/(K - 1),
+    eta* = (K - 1)/K (0.9 for K = 10); a swap of two classes (MNIST's 5 <-> 6): lambda = -1, eta* = 1/2.
+    """
+    with warnings.catch_warnings():   # rate 1 is far from diagonally dominant; P is only a device here
+        warnings.simplefilter("ignore")
+        P = transition_matrix(kind, num_classes, 1.0, **kw)
+    lam = np.linalg.eigvals(P)
+    real = lam.real[(np.abs(lam.imag) < 1e-9) & (lam.real < 1 - 1e-9)]
+    rates = 1.0 / (1.0 - real)
+    rates = rates[rates <= 1 + 1e-12]
+    return float(rates.min()) if len(rates) else float("inf")
+
+
+def blend_transitions(T, T_wrong, weight: float) -> np.ndarray:
+    """(1 - weight) T + weight T_wrong: a transition matrix that is wrong by ``weight`` in [0, 1]."""
+    T = check_transition_matrix(T)
+    T_wrong = check_transition_matrix(T_wrong, num_classes=T.shape[0], name="T_wrong")
+    check_in_range("weight", weight, 0, 1)
+    return (1 - weight) * T + weight * T_wrong
+
+
+def detection_scores(flagged, flipped) -> dict:
+    """How well a set of flagged samples (e.g. pruned by truncated Lq) finds the flipped ones.
+
+    precision = |flagged & flipped| / |flagged|  (how many flagged samples really were flipped),
+    recall    = |flagged & flipped| / |flipped|  (how many flipped samples got flagged);
+    nan where undefined. Both arguments: boolean arrays or tensors of the same length.
+    """
+    flagged, flipped = _as_bool(flagged, "flagged"), _as_bool(flipped, "flipped")
+    if flagged.shape != flipped.shape:
+        raise ValueError(f"flagged and flipped must have the same shape, got {flagged.shape} and {flipped.shape}")
+    hits = int((flagged & flipped).sum())
+    n_flagged, n_flipped = int(flagged.sum()), int(flipped.sum())
+    return dict(n_flagged=n_flagged, n_flipped=n_flipped, flagged_and_flipped=hits,
+                precision=hits / n_flagged if n_flagged else float("nan"),
+                recall=hits / n_flipped if n_flipped else float("nan"))
+
+
+def _as_bool(x, name: str) -> np.ndarray:
+    x = np.asarray(_to_numpy(x))
+    if x.dtype != bool:
+        raise TypeError(f"{name} must be a boolean mask, got dtype {x.dtype}")
+    return x
+
+
 def noise_summary(T, class_prior=None) -> dict:
     """A few numbers that describe T, for printing next to a heatmap.
 
@@ -280,5 +337,5 @@ def noise_summary(T, class_prior=None) -> dict:
         "min_diagonal": float(np.diag(T).min()),
         "max_off_diagonal": float(off.max()),
         "diagonally_dominant": bool(np.all(np.diag(T) > off.max(axis=1))),
-        "condition_number": float(np.linalg.cond(T)),
+        "condition_number": condition_number(T),
     }

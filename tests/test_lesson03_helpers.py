@@ -46,55 +46,6 @@ def _logits(p_y, k=10):
     return W._logits_for(p_y, k)
 
 
-def test_lq_of_p_matches_the_library_loss_and_its_limits():
-    ps = np.array([1e-3, 0.05, 0.5, 0.95, 1.0])
-    z, y = _logits(ps), torch.zeros(len(ps), dtype=torch.long)
-    for q in (1e-6, 0.1, 0.7, 1.0):
-        assert P.lq_of_p(ps, q) == pytest.approx(losses.gce(z, y, q=q, reduction="none").numpy(), rel=1e-9, abs=1e-12)
-    assert P.lq_of_p(ps, 0) == pytest.approx(losses.ce(z, y, reduction="none").numpy(), abs=1e-12)
-    assert P.lq_of_p(ps, 1) == pytest.approx(1 - ps)
-    assert P.lq_of_p(0.5, 1e-9) == pytest.approx(math.log(2), rel=1e-8)  # no cancellation for tiny q
-
-
-def test_lq_weight_is_the_autograd_gradient_ratio():
-    z = torch.randn(64, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 3
-    y = torch.randint(0, 10, (64,), generator=torch.Generator().manual_seed(1))
-    p_y = z.softmax(1).gather(1, y[:, None]).squeeze(1).numpy()
-    for q in (0.1, 0.7, 1.0):
-        auto = losses.gradient_weight("gce", z, y, q=q).numpy()
-        assert P.lq_weight_of_p(p_y, q) == pytest.approx(auto, rel=1e-6)
-    assert np.all(P.lq_weight_of_p(p_y, 0) == 1)
-
-
-def test_truncated_lq_matches_tgce_and_is_flat_below_k():
-    ps = np.array([0.05, 0.3, 0.5, 0.51, 0.9])
-    z, y = _logits(ps), torch.zeros(len(ps), dtype=torch.long)
-    ours = P.truncated_lq_of_p(ps, 0.7, 0.5)
-    assert ours == pytest.approx(losses.tgce(z, y, q=0.7, k=0.5, reduction="none").numpy(), rel=1e-9)
-    assert ours[0] == ours[1] == ours[2] == pytest.approx(P.lq_of_p(0.5, 0.7))
-
-
-@pytest.mark.parametrize("call, name", [(lambda: P.lq_of_p(0.5, 1.5), "q"), (lambda: P.lq_of_p(0.5, -0.1), "q"),
-                                        (lambda: P.lq_of_p(1.2, 0.5), "p_y"), (lambda: P.lq_of_p(0.0, 0.5), "p_y"),
-                                        (lambda: P.truncated_lq_of_p(0.5, 0.7, 1.0), "k")])
-def test_bad_input_names_the_parameter(call, name):
-    with pytest.raises(ValueError, match=name):
-        call()
-
-
-def test_pruning_scores_by_hand():
-    pruned = np.array([1, 1, 1, 0, 0, 0], bool)
-    flipped = np.array([1, 1, 0, 1, 0, 0], bool)
-    s = P.pruning_scores(pruned, torch.as_tensor(flipped))
-    assert (s["n_pruned"], s["n_flipped"], s["pruned_and_flipped"]) == (3, 3, 2)
-    assert (s["precision"], s["recall"]) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
-    assert math.isnan(P.pruning_scores(np.zeros(3, bool), np.ones(3, bool))["precision"])
-    with pytest.raises(ValueError, match="same shape"):
-        P.pruning_scores(pruned, flipped[:3])
-    with pytest.raises(TypeError, match="boolean"):
-        P.pruning_scores(pruned.astype(float), flipped)
-
-
 # ---------------------------------------------------------------- the q slider
 
 def test_update_q_draws_the_formulas_and_the_gradient_split():
@@ -103,7 +54,7 @@ def test_update_q_draws_the_formulas_and_the_gradient_split():
     ax1, ax2, twin, ax3 = fig.axes[0], fig.axes[1], fig.axes[3], fig.axes[2]
     grid = np.linspace(P.P_MIN, 1, P.CURVE_POINTS)
     lq = [l for l in ax1.get_lines() if l.get_color() == loss_color("gce")][0]
-    assert lq.get_ydata() == pytest.approx(P.lq_of_p(grid, 0.3))
+    assert lq.get_ydata() == pytest.approx(losses.loss_of_p("gce", grid, q=0.3))
     weight = [l for l in ax2.get_lines() if l.get_color() == loss_color("gce")][0]
     assert weight.get_ydata() == pytest.approx(grid ** 0.3)
     assert "p_y" in ax1.get_xlabel() and "nats" in ax1.get_ylabel() and "q = 0.3" in fig._suptitle.get_text()
@@ -153,7 +104,7 @@ def test_gradient_batch_gives_ce_gradient_norms(toy):
     assert np.array_equal(b["flipped"], flipped[idx].numpy())
     # Lq's per-sample gradient norm is p_y^q times CE's (autograd check)
     auto = losses.gradient_weight("gce", z, noisy[idx], q=0.7).numpy()
-    assert P.lq_weight_of_p(b["p_y"], 0.7) == pytest.approx(auto, rel=1e-4)
+    assert losses.analytic_weight("gce", b["p_y"], q=0.7) == pytest.approx(auto, rel=1e-4)
 
 
 # ---------------------------------------------------------------- limits, numerically
@@ -221,19 +172,19 @@ def test_train_truncated_prunes_and_traces(toy):
     assert set(np.unique(run.weights)) <= {0.0, 1.0}
     assert run.trace.epoch == list(range(1, 7)) and run.trace.refresh_epochs == [2, 4, 6]
     assert run.trace.n_pruned[0] == 0 and math.isnan(run.trace.precision[0])
-    s = P.pruning_scores(run.weights == 0, flipped.numpy())
-    assert run.scores == s and run.trace.n_pruned[-1] == s["n_pruned"]
+    s = nblib.noise.detection_scores(run.weights == 0, flipped.numpy())
+    assert run.scores == s and run.trace.n_pruned[-1] == s["n_flagged"]
     assert run.history.config["loss"] == "tgce"
 
 
 def test_update_truncation_reports_precision_recall():
     b = _batch()
     fig = W.update_truncation(0.5, b["p_y"], b["flipped"])
-    s = P.pruning_scores(b["p_y"] <= 0.5, b["flipped"])
+    s = nblib.noise.detection_scores(b["p_y"] <= 0.5, b["flipped"])
     title = fig.axes[1].get_title()
     assert f"precision {100 * s['precision']:.0f}%" in title and f"recall {100 * s['recall']:.0f}%" in title
     curve = [l for l in fig.axes[0].get_lines() if l.get_color() == loss_color("tgce")][0]
-    assert np.all(curve.get_ydata()[curve.get_xdata() <= 0.5] == pytest.approx(P.lq_of_p(0.5, 0.7)))
+    assert np.all(curve.get_ydata()[curve.get_xdata() <= 0.5] == pytest.approx(float(losses.loss_of_p("gce", 0.5, q=0.7))))
     with pytest.raises(ValueError, match="k"):
         W.update_truncation(1.0, b["p_y"], b["flipped"])
 

@@ -644,3 +644,52 @@ def test_helpers_reject_bad_input():
         L.symmetry_gap(L.ce, z)
     with pytest.raises(ValueError, match=r"unknown loss 'foo'"):
         L.class_sums("foo", z)
+
+
+# ---- closed forms of p_y for plots and exercises (loss_of_p) --------------------------------------
+
+def _logits_for(p_y, k=10):
+    """Logits of K-class predictions with probability p_y on class 0 and the rest shared evenly."""
+    p = torch.as_tensor(p_y, dtype=torch.float64).reshape(-1, 1)
+    rest = ((1 - p) / (k - 1)).expand(-1, k - 1)
+    return torch.cat([p, rest], dim=1).log()
+
+
+def test_loss_of_p_matches_the_losses_and_their_limits():
+    ps = np.array([1e-3, 0.05, 0.5, 0.95, 1.0])
+    z, y = _logits_for(ps), torch.zeros(len(ps), dtype=torch.long)
+    for q in (1e-6, 0.1, 0.7, 1.0):
+        assert L.loss_of_p("gce", ps, q=q) == pytest.approx(L.gce(z, y, q=q, reduction="none").numpy(), rel=1e-9,
+                                                            abs=1e-12)
+    assert L.loss_of_p("ce", ps) == pytest.approx(L.ce(z, y, reduction="none").numpy(), abs=1e-12)
+    assert L.loss_of_p("gce", ps, q=1) == pytest.approx(1 - ps)
+    assert L.loss_of_p("gce", 0.5, q=1e-9) == pytest.approx(math.log(2), rel=1e-8)  # no cancellation for tiny q
+    for name in ("mae", "rce", "sce", "fl"):
+        assert L.loss_of_p(name, ps[:-1]) == pytest.approx(L.make_loss(name, 10)(z[:-1], y[:-1], "none").numpy(),
+                                                           rel=1e-9)
+    t = torch.as_tensor(ps)
+    assert isinstance(L.loss_of_p("ce", t), torch.Tensor)
+
+
+def test_truncated_loss_of_p_is_flat_below_k():
+    ps = np.array([0.05, 0.3, 0.5, 0.51, 0.9])
+    z, y = _logits_for(ps), torch.zeros(len(ps), dtype=torch.long)
+    ours = L.loss_of_p("tgce", ps, q=0.7, k=0.5)
+    assert ours == pytest.approx(L.tgce(z, y, q=0.7, k=0.5, reduction="none").numpy(), rel=1e-9)
+    assert ours[0] == ours[1] == ours[2] == pytest.approx(L.loss_of_p("gce", 0.5, q=0.7))
+
+
+@pytest.mark.parametrize("kw, name", [(dict(name="gce", p_y=0.5, q=1.5), "q"), (dict(name="gce", p_y=0.5, q=-0.1), "q"),
+                                      (dict(name="gce", p_y=1.2, q=0.5), "p_y"), (dict(name="gce", p_y=-0.1), "p_y"),
+                                      (dict(name="tgce", p_y=0.5, k=1.0), "k"), (dict(name="nce", p_y=0.5), "loss")])
+def test_loss_of_p_names_a_bad_parameter(kw, name):
+    with pytest.raises(ValueError, match=name):
+        L.loss_of_p(**kw)
+
+
+def test_class_values_row_sums_are_class_sums_and_expected_losses():
+    z = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    V = L.class_values("ce", z)
+    assert V.shape == (5, 4)
+    torch.testing.assert_close(V.sum(1), L.class_sums("ce", z))
+    torch.testing.assert_close(V, -z.log_softmax(1))

@@ -286,3 +286,40 @@ def test_expected_flip_rate_with_prior_and_summary():
     with pytest.raises(ValueError, match="class_prior"):
         expected_flip_rate(T, np.ones(3))
     assert noise.noise_summary(np.full((2, 2), 0.5))["condition_number"] > 1e12  # singular T
+
+
+def test_detection_scores_by_hand():
+    flagged = np.array([1, 1, 1, 0, 0, 0], bool)
+    flipped = np.array([1, 1, 0, 1, 0, 0], bool)
+    s = noise.detection_scores(flagged, torch.as_tensor(flipped))
+    assert (s["n_flagged"], s["n_flipped"], s["flagged_and_flipped"]) == (3, 3, 2)
+    assert (s["precision"], s["recall"]) == (pytest.approx(2 / 3), pytest.approx(2 / 3))
+    assert math.isnan(noise.detection_scores(np.zeros(3, bool), np.ones(3, bool))["precision"])
+    with pytest.raises(ValueError, match="same shape"):
+        noise.detection_scores(flagged, flipped[:3])
+    with pytest.raises(TypeError, match="boolean"):
+        noise.detection_scores(flagged.astype(float), flipped)
+
+
+@pytest.mark.parametrize("kind, kw, K, star", [("symmetric", {}, 10, 0.9), ("symmetric", {}, 3, 2 / 3),
+                                              ("asymmetric", {"mapping": "mnist"}, 10, 0.5), ("pair", {}, 10, 0.5),
+                                              ("pair", {}, 3, math.inf), ("symmetric", {"include_true": True}, 10, 1.0)])
+def test_singular_rate_is_where_T_loses_rank(kind, kw, K, star):
+    eta = noise.singular_rate(kind, K, **kw)
+    assert eta == pytest.approx(star)
+    if math.isfinite(star) and star < 1:
+        with warnings.catch_warnings():       # at the singular rate T is not diagonally dominant
+            warnings.simplefilter("ignore")
+            T = noise.transition_matrix(kind, K, star, **kw)
+        assert noise.condition_number(T) > 1e12
+        assert noise.condition_number(noise.transition_matrix(kind, K, star / 2, **kw)) < 1e3
+
+
+def test_blend_transitions():
+    T = noise.transition_matrix("symmetric", 4, 0.2)
+    P = noise.transition_matrix("pair", 4, 0.2)
+    np.testing.assert_allclose(noise.blend_transitions(T, P, 0.0), T)
+    np.testing.assert_allclose(noise.blend_transitions(T, P, 1.0), P)
+    np.testing.assert_allclose(noise.blend_transitions(T, P, 0.25).sum(1), 1.0)
+    with pytest.raises(ValueError, match="weight"):
+        noise.blend_transitions(T, P, 1.5)

@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from ..._checks import check_in_range
-from .figures import lq_of_p, pruning_scores
+from ...losses import loss_of_p
+from ...noise import detection_scores
 from ..feedback import number, unanswered, verdict
 
 __all__ = ["REL_TOL", "check_lq_value", "check_weight_ratio", "check_pruning_scores", "check_best_q"]
@@ -31,7 +32,7 @@ def check_lq_value(answer, p_y: float = 0.2, q: float = 0.5) -> bool:
     answer = number(answer, "answer")
     check_in_range("p_y", p_y, 0, 1, lo_open=True)
     check_in_range("q", q, 0, 1, lo_open=True)
-    right = float(lq_of_p(p_y, q))
+    right = float(loss_of_p("gce", p_y, q=q))
     if _close(answer, right):
         return verdict(True, f"Lq = (1 - {p_y:g}^{q:g}) / {q:g} = {right:.4f}; CE would give "
                        f"-log {p_y:g} = {-math.log(p_y):.4f}: Lq is gentler on unlikely labels.")
@@ -74,10 +75,10 @@ def check_pruning_scores(precision, recall, weights, flipped) -> bool:
     precision, recall = number(precision, "precision"), number(recall, "recall")
     w = np.asarray(weights.detach().cpu().numpy() if hasattr(weights, "detach") else weights)
     f = np.asarray(flipped.detach().cpu().numpy() if hasattr(flipped, "detach") else flipped).astype(bool)
-    s = pruning_scores(w == 0, f)
+    s = detection_scores(w == 0, f)
     p_ok, r_ok = _close(precision, s["precision"]), _close(recall, s["recall"])
     if p_ok and r_ok:
-        return verdict(True, f"precision {s['precision']:.3f} ({s['pruned_and_flipped']} of {s['n_pruned']} pruned "
+        return verdict(True, f"precision {s['precision']:.3f} ({s['flagged_and_flipped']} of {s['n_flagged']} pruned "
                        f"were flipped), recall {s['recall']:.3f} (of {s['n_flipped']} flipped).")
     if _close(precision, s["recall"]) and _close(recall, s["precision"]):
         return verdict(False, "you swapped them: precision divides by the number pruned, "

@@ -26,11 +26,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..._checks import check_in_range
-from ...losses import analytic_weight
+from ...losses import analytic_weight, loss_of_p
+from ...noise import detection_scores
 from ..figures import confusion_matrix, transition_heatmap
 from ..style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_style, use_style
 
-__all__ = ["P_MIN", "LqExplorer", "lq_of_p", "lq_weight_of_p", "truncated_lq_of_p", "pruning_scores",
+__all__ = ["P_MIN", "LqExplorer",
            "lq_explorer_figure", "accuracy_vs_q_figure", "trained_run_figure", "truncation_figure",
            "pruning_figure", "decision_boundary_figure"]
 
@@ -53,59 +54,14 @@ def _as_p(p_y) -> np.ndarray:
     return p
 
 
-def lq_of_p(p_y, q: float) -> np.ndarray:
-    """Lq = (1 - p_y^q) / q for q in (0, 1]; q = 0 gives the limit -log p_y (CE).
-
-    Written as -expm1(q log p_y) / q, which keeps full precision for tiny q (the naive
-    1 - p^q cancels catastrophically when q ~ 1e-8).
-    """
-    check_in_range("q", q, 0, 1)
-    p = _as_p(p_y)
-    log_p = np.log(p)
-    return -log_p if q == 0 else -np.expm1(q * log_p) / q
+def _lq(p_y, q: float) -> np.ndarray:
+    """Lq(p_y) from the core (q = 0: its limit, cross entropy)."""
+    return loss_of_p("ce", p_y) if q == 0 else loss_of_p("gce", p_y, q=q)
 
 
-def lq_weight_of_p(p_y, q: float) -> np.ndarray:
-    """Weight of a sample's gradient under Lq relative to CE: p_y^q (q = 0: 1 for CE; q = 1: p_y, MAE).
-
-    Delegates to ``nblib.losses.analytic_weight("gce", ...)`` so the lesson plots the library's formula.
-    """
-    check_in_range("q", q, 0, 1)
-    p = _as_p(p_y)
-    return np.ones_like(p) if q == 0 else analytic_weight("gce", p, q=q)
-
-
-def truncated_lq_of_p(p_y, q: float, k: float) -> np.ndarray:
-    """Truncated Lq: Lq(k) where p_y <= k (constant, zero gradient), Lq(p_y) elsewhere."""
-    check_in_range("k", k, 0, 1, lo_open=True, hi_open=True)
-    p = _as_p(p_y)
-    return np.where(p <= k, lq_of_p(k, q), lq_of_p(p, q))
-
-
-def pruning_scores(pruned, flipped) -> dict:
-    """Precision and recall of a pruning decision against the flipped mask.
-
-    precision = |pruned & flipped| / |pruned|  (how many pruned samples really were flipped),
-    recall    = |pruned & flipped| / |flipped| (how many flipped samples got pruned).
-    ``pruned`` and ``flipped`` are boolean arrays/tensors of the same length; nan where undefined.
-    """
-    pruned, flipped = _as_bool(pruned, "pruned"), _as_bool(flipped, "flipped")
-    if pruned.shape != flipped.shape:
-        raise ValueError(f"pruned and flipped must have the same shape, got {pruned.shape} and {flipped.shape}")
-    hits = int((pruned & flipped).sum())
-    n_pruned, n_flipped = int(pruned.sum()), int(flipped.sum())
-    return dict(n_pruned=n_pruned, n_flipped=n_flipped, pruned_and_flipped=hits,
-                precision=hits / n_pruned if n_pruned else float("nan"),
-                recall=hits / n_flipped if n_flipped else float("nan"))
-
-
-def _as_bool(x, name: str) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x)
-    if x.dtype != bool:
-        raise TypeError(f"{name} must be a boolean mask, got dtype {x.dtype}")
-    return x
+def _lq_weight(p_y, q: float) -> np.ndarray:
+    """The gradient weight of Lq relative to CE from the core: p_y^q (1 at q = 0)."""
+    return analytic_weight("ce", p_y) if q == 0 else analytic_weight("gce", p_y, q=q)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -153,8 +109,8 @@ class LqExplorer:
         self._background = None
         grid, p_label = self.grid, "p_y (probability of the given label)"
 
-        ax1.plot(grid, lq_of_p(grid, 0), label="CE = -log p_y", **loss_style("ce"))
-        ax1.plot(grid, lq_of_p(grid, 1), label="MAE = 1 - p_y", **loss_style("mae"))
+        ax1.plot(grid, _lq(grid, 0), label="CE = -log p_y", **loss_style("ce"))
+        ax1.plot(grid, _lq(grid, 1), label="MAE = 1 - p_y", **loss_style("mae"))
         (self.loss_line,) = ax1.plot(grid, grid, lw=2.5, label="Lq = (1 - p_y^q) / q", **loss_style("gce"))
         _fixed_axes(ax1, (0, 1), (0, LOSS_YMAX), p_label, "loss per sample (nats)", "Lq moves from CE to MAE")
         ax1.legend(fontsize=8, loc="upper right")
@@ -201,14 +157,14 @@ class LqExplorer:
     def shares(self, q: float) -> dict:
         """Share of the batch's gradient norm carried by flipped samples under CE, Lq(q) and MAE."""
         check_in_range("q", q, 0, 1, lo_open=True)
-        lq = _flipped_share(lq_weight_of_p(self.p_y, q) * self.grad, self.flipped)
+        lq = _flipped_share(_lq_weight(self.p_y, q) * self.grad, self.flipped)
         return {"ce": self.share_ce, "gce": lq, "mae": self.share_mae}
 
     def draw(self, q: float):
         """Move every q-dependent artist to ``q``; return the figure."""
         s = self.shares(q)
-        self.loss_line.set_ydata(lq_of_p(self.grid, q))
-        self.weight_line.set_ydata(lq_weight_of_p(self.grid, q))
+        self.loss_line.set_ydata(_lq(self.grid, q))
+        self.weight_line.set_ydata(_lq_weight(self.grid, q))
         self.bar.set_height(100 * s["gce"])
         self.bar_text.set_position((1, 100 * s["gce"] + 1.5))
         self.bar_text.set_text(f"{100 * s['gce']:.0f}%")
@@ -346,10 +302,10 @@ def truncation_figure(k: float, q: float, p_y, flipped):
     fig, (ax1, ax2) = _figure(2, width=4.3, height=3.3, left=0.08, wspace=0.25)
     ax1.axvspan(0, k, color="0.85", alpha=0.6, lw=0)
     ax1.text(k / 2, 0.8 * LOSS_YMAX / 2, "pruned:\nconstant loss,\nzero gradient", ha="center", va="top", fontsize=8)
-    ax1.plot(grid, lq_of_p(grid, q), lw=1, label=f"$L_q$, q={q:.2g}", **{**loss_style("gce"), "ls": "--"})
-    ax1.plot(grid, truncated_lq_of_p(grid, q, k), lw=2.5, label=f"truncated $L_q$, k={k:.2f}", **loss_style("tgce"))
+    ax1.plot(grid, _lq(grid, q), lw=1, label=f"$L_q$, q={q:.2g}", **{**loss_style("gce"), "ls": "--"})
+    ax1.plot(grid, loss_of_p("tgce", grid, q=q, k=k), lw=2.5, label=f"truncated $L_q$, k={k:.2f}", **loss_style("tgce"))
     ax1.set(xlim=(0, 1), ylim=(0, LOSS_YMAX / 2), xlabel="$p_y$ (probability of the given label)",
-            ylabel="loss per sample (nats)", title=f"truncation at k={k:.2f}: $L_q(k)$ = {lq_of_p(k, q):.3f}")
+            ylabel="loss per sample (nats)", title=f"truncation at k={k:.2f}: $L_q(k)$ = {float(_lq(k, q)):.3f}")
     ax1.legend(fontsize=8, loc="upper right")
     bins = np.linspace(0, 1, HIST_BINS + 1)
     for mask, color, name in ((~flipped, CLEAN_COLOR, "clean"), (flipped, FLIPPED_COLOR, "flipped")):
@@ -357,9 +313,9 @@ def truncation_figure(k: float, q: float, p_y, flipped):
         ax2.stairs(counts, bins, fill=True, alpha=0.45, color=color, label=f"{name} ({mask.sum()})")
         ax2.stairs(counts, bins, color=color, lw=1)
     ax2.axvline(k, color="black", lw=1.5)
-    s = pruning_scores(p_y <= k, flipped)
+    s = detection_scores(p_y <= k, flipped)
     ax2.set(xlim=(0, 1), xlabel="$p_y$ of the given label (trained model)", ylabel="training samples",
-            title=f"pruning {s['n_pruned']}: precision {100 * s['precision']:.0f}%, recall {100 * s['recall']:.0f}%")
+            title=f"pruning {s['n_flagged']}: precision {100 * s['precision']:.0f}%, recall {100 * s['recall']:.0f}%")
     ax2.set_yscale("log")
     ax2.legend(fontsize=8, loc="upper center")
     fig.suptitle("Truncated $L_q$: samples left of k are pruned; most of them are the flipped ones", fontsize=10)

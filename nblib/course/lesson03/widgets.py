@@ -32,6 +32,7 @@ import torch
 
 from ... import losses as _losses
 from ... import noise as _noise
+from ...noise import detection_scores
 from ..._checks import check_choice, check_in_range, check_int
 from ..._device import device as _default_device
 from . import figures as _plots
@@ -297,10 +298,10 @@ class PruningTrace:
 
     def __call__(self, epoch: int, model, history) -> None:
         pruned = (self.weights == 0).cpu().numpy()
-        s = _plots.pruning_scores(pruned, self.flipped)
+        s = detection_scores(pruned, self.flipped)
         self.epoch.append(epoch)
-        self.n_pruned.append(s["n_pruned"])
-        self.pruned_share.append(s["n_pruned"] / len(pruned))
+        self.n_pruned.append(s["n_flagged"])
+        self.pruned_share.append(s["n_flagged"] / len(pruned))
         self.precision.append(s["precision"])
         self.recall.append(s["recall"])
 
@@ -339,7 +340,7 @@ def train_truncated(data, y_noisy, flipped, *, q: float = PAPER_Q, k: float = PA
                epochs=epochs, seed=seed, sample_weight=weights, prune_start=start, prune_every=every,
                callback=trace, progress=progress, device=device, **fit_kw)
     final = weights.cpu().numpy()
-    scores = _plots.pruning_scores(final == 0, trace.flipped)
+    scores = detection_scores(final == 0, trace.flipped)
     return TruncatedRun(hist, final, trace, scores, start, every)
 
 
