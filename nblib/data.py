@@ -190,6 +190,8 @@ class Dataset:
     y_test: torch.Tensor
     classes: list[str]
     noisy_labels: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    x_val: torch.Tensor | None = None     # a validation split, when loaded with n_val (clean labels)
+    y_val: torch.Tensor | None = None
 
     @property
     def num_classes(self) -> int:
@@ -212,18 +214,21 @@ class Dataset:
         return dataclasses.replace(
             self, x_train=self.x_train.to(dev), y_train=self.y_train.to(dev),
             x_test=self.x_test.to(dev), y_test=self.y_test.to(dev),
-            noisy_labels={k: v.to(dev) for k, v in self.noisy_labels.items()})
+            noisy_labels={k: v.to(dev) for k, v in self.noisy_labels.items()},
+            x_val=None if self.x_val is None else self.x_val.to(dev),
+            y_val=None if self.y_val is None else self.y_val.to(dev))
 
     def __repr__(self) -> str:
         noisy = f", noisy_labels={list(self.noisy_labels)}" if self.noisy_labels else ""
-        return (f"Dataset({self.name!r}, train={len(self.y_train)}, test={len(self.y_test)}, "
+        val = f", val={len(self.y_val)}" if self.y_val is not None else ""
+        return (f"Dataset({self.name!r}, train={len(self.y_train)}{val}, test={len(self.y_test)}, "
                 f"input_shape={self.input_shape}, classes={self.num_classes}, "
                 f"device={self.device}{noisy})")
 
 
 # ----------------------------------------------------------------------------- public entry point
 
-_COMMON_KW = ("n_train", "n_test")
+_COMMON_KW = ("n_train", "n_test", "n_val")
 _EXTRA_KW = {"digits": (), "mnist1d": ("num_samples", "data_seed"),
              "toy2d": ("variant", "num_classes", "noise"), "fashion_mnist": (), "cifar10": (),
              "cifar10n": (), "cifar100": (), "cifar100n": ()}
@@ -252,7 +257,9 @@ def load(name: str, *, device=None, seed: int = 0, root=None, download: bool = T
     download: fetch missing files of fashion_mnist / cifar10(n) / cifar100(n); False -> error instead.
 
     Keywords: ``n_train``, ``n_test`` (all sets): keep a class-stratified random subset of this
-    size (for toy2d: how many points to generate). mnist1d: ``num_samples`` (5000, a multiple of
+    size (for toy2d: how many points to generate). ``n_val`` (not toy2d): first move a
+    class-stratified random set of this many training samples into a validation split
+    (``x_val``, ``y_val``, clean labels), disjoint from the training set that is kept. mnist1d: ``num_samples`` (5000, a multiple of
     10; the first 80% train) and ``data_seed`` (42, the generator's own default, kept separate
     from ``seed`` so every lesson sees the same signals). toy2d: ``variant`` ("moons" | "blobs"), ``num_classes`` (blobs only,
     default 3), ``noise`` (std of the Gaussian noise; 0.2 moons, 0.6 blobs).
@@ -269,38 +276,66 @@ def load(name: str, *, device=None, seed: int = 0, root=None, download: bool = T
     check_int("seed", seed)
     dev = default_device(device)
     root = Path(root if root is not None else os.environ.get(DATA_ENV_VAR, DEFAULT_ROOT))
-    n_train, n_test = kw.pop("n_train", None), kw.pop("n_test", None)
+    n_train, n_test, n_val = kw.pop("n_train", None), kw.pop("n_test", None), kw.pop("n_val", None)
     if name == "toy2d":
+        if n_val is not None:
+            raise ValueError("n_val is not available for toy2d: generate a second sample with another seed instead")
         arrays, classes = _toy2d(seed, n_train=n_train, n_test=n_test, **kw)
     else:
         arrays, classes = _LOADERS[name](root=root, download=download, seed=seed, **kw)
+        _split_validation(arrays, n_val, seed)
         _subsample(arrays, "train", n_train, seed)
         _subsample(arrays, "test", n_test, seed)
     t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
     noisy = {k[len("noisy_"):]: v.long() for k, v in t.items() if k.startswith("noisy_")}
+    val = {"x_val": t["x_val"], "y_val": t["y_val"].long()} if "x_val" in t else {}
     return Dataset(name, t["x_train"], t["y_train"].long(), t["x_test"], t["y_test"].long(),
-                   list(classes), noisy).to(dev)
+                   list(classes), noisy, **val).to(dev)
 
 
-def _subsample(arrays: dict, split: str, size, seed: int) -> None:
-    """Keep a class-stratified random subset of ``size`` samples of ``split`` (in place).
+def _stratified_order(y: np.ndarray, seed: int) -> np.ndarray:
+    """All indices of ``y`` in an order whose every prefix holds each class in proportion (+-1).
 
     Samples are shuffled with ``default_rng(seed)``, then ordered by their rank inside their own
-    class divided by the class size, so any prefix holds each class in proportion (+-1).
+    class divided by the class size.
     """
-    y = arrays[f"y_{split}"]
-    if size is None:
-        return
-    size = check_int(f"n_{split}", size, 1, len(y))
     perm = np.random.default_rng(seed).permutation(len(y))
     frac = np.empty(len(y))
     for c in np.unique(y):
         members = perm[y[perm] == c]
         frac[members] = (np.arange(len(members)) + 0.5) / len(members)
-    keep = np.sort(perm[np.argsort(frac[perm], kind="stable")[:size]])
+    return perm[np.argsort(frac[perm], kind="stable")]
+
+
+def _take(arrays: dict, split: str, keep: np.ndarray) -> None:
     for k in list(arrays):
         if k.endswith(f"_{split}") or (split == "train" and k.startswith("noisy_")):
             arrays[k] = arrays[k][keep]
+
+
+def _subsample(arrays: dict, split: str, size, seed: int) -> None:
+    """Keep a class-stratified random subset of ``size`` samples of ``split`` (in place)."""
+    y = arrays[f"y_{split}"]
+    if size is None:
+        return
+    size = check_int(f"n_{split}", size, 1, len(y))
+    _take(arrays, split, np.sort(_stratified_order(y, seed)[:size]))
+
+
+VAL_SEED_OFFSET = 1_000_003   # the validation split's shuffle differs from the n_train/n_test subsets'
+
+
+def _split_validation(arrays: dict, size, seed: int) -> None:
+    """Move a class-stratified random set of ``size`` training samples to x_val / y_val (in place),
+    so that the validation set is disjoint from whatever training subset is kept afterwards."""
+    if size is None:
+        return
+    y = arrays["y_train"]
+    size = check_int("n_val", size, 1, len(y) - 1)
+    order = _stratified_order(y, seed + VAL_SEED_OFFSET)
+    val, rest = np.sort(order[:size]), np.sort(order[size:])
+    arrays["x_val"], arrays["y_val"] = arrays["x_train"][val], y[val]
+    _take(arrays, "train", rest)
 
 
 # ----------------------------------------------------------------------------- offline sets

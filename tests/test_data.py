@@ -519,3 +519,18 @@ def test_real_cifar_n_label_file(cifar_n_dir, name):
     assert np.bincount(clean, minlength=k).tolist() == [50_000 // k] * k  # balanced classes
     for key, expected in REAL_RATES[name].items():
         assert np.mean(labels[key] != clean) == pytest.approx(expected, abs=5e-5), key
+
+
+def test_validation_split_is_stratified_and_disjoint_from_the_training_set():
+    full = data.load("digits", device=CPU)
+    d = data.load("digits", device=CPU, n_val=300, n_train=500)
+    assert len(d.y_val) == 300 and len(d.y_train) == 500 and d.x_test.shape == full.x_test.shape
+    counts = torch.bincount(d.y_val, minlength=10)
+    assert counts.max() - counts.min() <= 2
+    rows = {tuple(r) for r in d.x_train.tolist()}
+    assert not any(tuple(r) in rows for r in d.x_val.tolist())
+    assert "val=300" in repr(d) and d.to(CPU).y_val is not None
+    with pytest.raises(ValueError, match="n_val"):
+        data.load("digits", device=CPU, n_val=len(full.y_train))
+    with pytest.raises(ValueError, match="n_val is not available for toy2d"):
+        data.load("toy2d", device=CPU, n_val=10)

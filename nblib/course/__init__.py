@@ -11,3 +11,27 @@ Figures only draw what the core (``nblib.losses``, ``noise``, ``estimate``, ``tr
 computes; no formula lives here.
 """
 from . import feedback, figures, style, widgets  # noqa: F401
+
+
+def setup(scale: str = "classroom", *, threads: int | None = 1, device=None):
+    """The set-up cell of every lesson: drawing style, torch threads, device and the scale's settings.
+
+    threads: torch threads on the CPU (1: the course's small models run as fast on one thread and
+    do not fight other programs for the CPU); None leaves torch's default.
+    Returns a namespace: ``scale``, ``device``, ``seeds`` and ``settings`` (name -> Setting).
+    Prints one line saying what it chose.
+    """
+    from types import SimpleNamespace
+
+    import torch
+
+    from .._device import device as pick_device
+    from . import settings as S
+
+    S.check_choice("scale", scale, S.SCALES)
+    style.use_style()
+    dev = pick_device(device)
+    if threads is not None and dev.type == "cpu":
+        torch.set_num_threads(threads)
+    print(f"scale: {scale} | device: {dev} | seeds: {list(S.SEEDS[scale])} | torch threads: {torch.get_num_threads()}")
+    return SimpleNamespace(scale=scale, device=dev, seeds=S.SEEDS[scale], settings=dict(S.SETTINGS[scale]))

@@ -1,20 +1,99 @@
 """Every experiment setting of the course, in one commented place.
 
+A :class:`Setting` fixes the data, the model and the training; a lesson adds the losses, the noise
+and the seeds (see :func:`nblib.course.runs.run`). The same question gets the same setting in every
+lesson, so their numbers agree. Two scales: ``"classroom"`` (what the notebooks run on a laptop CPU,
+each lesson under a minute with its seeds) and ``"large"`` (more data, epochs and seeds, for a GPU).
+
 The stored grids of lesson 6 (``GRIDS``) are computed by ``python -m nblib.sweep NAME``.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+
+from .._checks import check_choice
 from ..sweep import CLASSROOM_NOISE, Grid
 
-MNIST1D_CLASSROOM = {"num_samples": 5000, "n_train": 2000}   # lessons 1 and 3 use the same subset
+SCALES = ("classroom", "large")
 
+
+@dataclass(frozen=True)
+class Setting:
+    """Data, model and training of an experiment (everything but its losses, noise and seeds)."""
+
+    dataset: str
+    dataset_kw: dict = field(default_factory=dict)
+    model: str = "auto"
+    model_kw: dict = field(default_factory=dict)
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    grad_clip: float | None = None
+
+    def grid(self, name: str, *, losses, noise, seeds) -> Grid:
+        """The sweep grid of this setting with ``losses`` x ``noise`` x ``seeds`` (spec shorthands allowed)."""
+        return Grid(name, dataset=self.dataset, dataset_kw=dict(self.dataset_kw), model=self.model,
+                    model_kw=dict(self.model_kw), losses=tuple(losses), noise=tuple(noise), seeds=tuple(seeds),
+                    **self.train_kw())
+
+    def train_kw(self) -> dict:
+        """The keywords of :func:`nblib.fit` this setting fixes."""
+        return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
+                    weight_decay=self.weight_decay, schedule=self.schedule, grad_clip=self.grad_clip)
+
+    def load(self, device=None):
+        """The dataset of this setting, on ``device``."""
+        from ..data import load
+
+        return load(self.dataset, device=device, **self.dataset_kw)
+
+    def make_model(self, data, seed: int):
+        """A fresh model of this setting for ``data``, initialised from ``seed``."""
+        from ..models import make_model
+
+        return make_model(self.model, data, seed=seed, **self.model_kw)
+
+    def replace(self, **changes) -> "Setting":
+        """A copy with some fields changed (e.g. more epochs)."""
+        return dataclasses.replace(self, **changes)
+
+
+# ------------------------------------------------------------------------------------------------
+# The classroom settings. MEMORISE is the course's main experiment: the setting in which cross
+# entropy visibly memorises flipped labels (lessons 1, 3, 4 and lesson 6's main grid).
+MNIST1D_CLASSROOM = {"num_samples": 5000, "n_train": 2000}
+
+SETTINGS = {
+    "classroom": {
+        "memorise": Setting("mnist1d", dataset_kw=MNIST1D_CLASSROOM, model_kw={"channels": 64}, epochs=30, lr=3e-3),
+        "digits": Setting("digits", epochs=20),
+    },
+    "large": {
+        "memorise": Setting("mnist1d", dataset_kw={"num_samples": 50000}, model_kw={"channels": 128}, epochs=100,
+                            lr=3e-3),
+        "digits": Setting("digits", epochs=100),
+    },
+}
+SEEDS = {"classroom": (0, 1, 2), "large": (0, 1, 2, 3, 4)}
+
+
+def setting(name: str, scale: str = "classroom") -> Setting:
+    """The named setting at ``scale``."""
+    check_choice("scale", scale, SCALES)
+    return SETTINGS[scale][check_choice("setting", name, SETTINGS[scale])]
+
+
+# ------------------------------------------------------------------------------------------------
 # The course's stored grids (data/results/<name>/) and the GPU-sized ones of lesson 6.
 GRIDS = {
     # Sized for the course's 2-core CPU: 12 losses x 9 noise settings x 3 seeds each. mnist1d uses
-    # lesson 1's classroom setting (2000 training signals, a 64-channel 1-D CNN, Adam 3e-3, 30
-    # epochs): long enough for CE to memorise flipped labels, as in the papers' 120-epoch runs
-    # (324 runs + 27 CE estimators, ~20 min on 2 worker processes). digits' MLP is ~10x cheaper
-    # and stacks well with vmap. More seeds or settings: dataclasses.replace(grid, ...).
+    # the memorisation setting: long enough for CE to memorise flipped labels, as in the papers'
+    # 120-epoch runs. digits' MLP is ~10x cheaper and stacks well with vmap.
+    # More seeds or settings: dataclasses.replace(grid, ...).
     "mnist1d-classroom": Grid("mnist1d-classroom", dataset="mnist1d", dataset_kw=MNIST1D_CLASSROOM,
                               model_kw={"channels": 64}, lr=3e-3, epochs=30),
     "digits-classroom": Grid("digits-classroom", dataset="digits", epochs=20),
@@ -31,4 +110,3 @@ GRIDS = {
                            losses=("ce", "gce", "sce", "nce+rce", "forward(T)", "backward(T)", "forward(T-hat)"),
                            noise=tuple(f"human {s}" for s in ("aggre", "random1", "worse")), seeds=(0,)),
 }
-

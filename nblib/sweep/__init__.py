@@ -16,12 +16,13 @@ from .run import (DEFAULT_STACK, ENGINES, FINGERPRINT, load_grid, recompute, run
                   same_machine, same_result, versions)
 from .spec import (CLASSROOM_LOSSES, CLASSROOM_NOISE, NOISE_KINDS, PROTOCOL, Grid, LossSpec, NoiseSpec,
                    canonical_json, noise_label, run_key)
-from .tables import METRICS, SweepResult, pivot, results_frame, summary_table
+from .tables import METRICS, SweepResult, curves_frame, per_seed, pivot, results_frame, summary_table
 
 __all__ = [
     "FORMAT", "PROTOCOL", "ENGINES", "RESULTS_ENV_VAR", "default_root", "SweepCacheError", "LossSpec", "NoiseSpec",
     "Grid", "CLASSROOM_LOSSES", "CLASSROOM_NOISE", "NOISE_KINDS", "DEFAULT_STACK", "METRICS", "run_key",
     "canonical_json", "run_one", "run_stack", "ResultCache", "SweepResult", "run_grid", "load_grid", "recompute",
-    "same_result", "same_machine", "FINGERPRINT", "results_frame", "summary_table", "pivot", "versions",
+    "same_result", "same_machine", "FINGERPRINT", "results_frame", "curves_frame", "per_seed", "summary_table",
+    "pivot", "versions",
     "read_result", "noise_label",
 ]

@@ -104,6 +104,17 @@ def _noisy_labels(config: dict, data):
     return noisy, flipped, T
 
 
+def _noisy_val(config: dict, data, T):
+    """(x_val, noisy y_val) when the dataset has a validation split: its labels corrupted by the same
+    T and seed as the training labels (what a practitioner without clean labels holds); else None."""
+    if data.x_val is None:
+        return None
+    if config["noise"]["kind"] == "human":
+        return data.x_val, data.y_val    # no human labels exist for a split of our own
+    y_val, _ = corrupt_labels(data.y_val, T, seed=config["seed"], exact=config["noise"]["exact"])
+    return data.x_val, y_val
+
+
 def _make_model(config: dict, data):
     return make_model(config["model"]["name"], data, seed=config["seed"], **config["model"]["kw"])
 
@@ -122,6 +133,10 @@ def _metrics(hist, flipped, extra: dict) -> dict:
          "memorisation_gap": hist.best_test_acc - hist.final_test_acc, "best_epoch": hist.best_epoch,
          "realised_noise_rate": flipped.float().mean().item(), "final_train_acc": hist.train_acc[-1],
          "final_flipped_acc_noisy": hist.flipped_acc_noisy[-1]}
+    if hist.val_acc and hist.val_acc[-1] == hist.val_acc[-1]:     # a noisy validation set: model selection by it
+        best_val = max(range(len(hist.val_acc)), key=hist.val_acc.__getitem__)
+        m["val_selected_epoch"] = hist.epoch[best_val]
+        m["val_selected_test_acc"] = hist.test_acc[best_val]
     if "estimation_error" in extra:
         m["estimation_error"] = extra["estimation_error"]
     return m
@@ -165,7 +180,7 @@ def run_one(config: dict, *, device=None) -> dict:
         params["T"] = T
     model = _make_model(config, data)
     hist = fit(model, data, loss=loss["name"], loss_params=params, y_train=noisy, flipped=flipped, seed=seed,
-               progress=False, device=dev, **_fit_kw(config))
+               val=_noisy_val(config, data, T), progress=False, device=dev, **_fit_kw(config))
     return _result(config, hist, flipped, T, extra, engine="sequential", dev=dev,
                    wall=time.perf_counter() - t0)
 
@@ -206,9 +221,11 @@ def run_stack(configs: Sequence[dict], *, device=None) -> list[dict]:
         if c["loss"]["transition"] is not None:
             params["T"] = extra["T_hat"] if c["loss"]["transition"] == "estimated" else T
         losses.append(make_loss(c["loss"]["name"], K, **params))
+    vals = [_noisy_val(c, data, lab[2]) for c, lab in zip(configs, labels)]
+    val = None if vals[0] is None else (vals[0][0], torch.stack([v[1] for v in vals]))
     hists, _ = fit_batched([_make_model(c, data) for c in configs], data, losses=losses,
                            y_trains=[lab[0] for lab in labels], flippeds=[lab[1] for lab in labels],
-                           seeds=[c["seed"] for c in configs], device=dev, **train)
+                           seeds=[c["seed"] for c in configs], val=val, device=dev, **train)
     wall = time.perf_counter() - t0
     stack = {"size": len(configs), "keys": [run_key(c) for c in configs], "wall_time": wall}
     return [_result(c, h, lab[1], lab[2], extra, engine="vmap", dev=dev, wall=wall / len(configs), stack=stack)

@@ -46,6 +46,37 @@ def summary_table(frame, metric: str = "final_test_acc", scale: float = 100.0, d
     return out
 
 
+def curves_frame(results: Iterable[dict], metrics=("test_acc",)):
+    """One row per run and epoch: loss, noise, seed, epoch and the per-epoch ``metrics`` (long format,
+    what seaborn's ``lineplot(x="epoch", y=metric, hue="loss", errorbar=...)`` draws with a band)."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        h, c = r["history"], r["config"]
+        for i, epoch in enumerate(h["epoch"]):
+            rows.append({"loss": r["label"]["loss"], "noise": r["label"]["noise"], "seed": c["seed"], "epoch": epoch,
+                         **{m: h[m][i] if m in h else float("nan") for m in metrics}})
+    return pd.DataFrame(rows)
+
+
+def per_seed(results: Iterable[dict], metric: str, *, loss: str | None = None, noise: str | None = None):
+    """The values of ``metric`` (a stored metric, or the last epoch of a history curve) of the runs of
+    one cell (``loss`` and ``noise`` labels; either may be omitted if the results have only one),
+    ordered by seed: the per-seed numbers a claim compares (pairs line up across losses)."""
+    import numpy as np
+
+    cell = [r for r in results if (loss is None or r["label"]["loss"] == loss)
+            and (noise is None or r["label"]["noise"] == noise)]
+    if not cell:
+        raise KeyError(f"no runs with loss={loss!r}, noise={noise!r}")
+    if len({(r["label"]["loss"], r["label"]["noise"]) for r in cell}) > 1:
+        raise ValueError(f"loss={loss!r}, noise={noise!r} selects more than one cell; name both")
+    cell.sort(key=lambda r: r["config"]["seed"])
+    return np.array([r["metrics"][metric] if metric in r["metrics"] else r["history"][metric][-1] for r in cell],
+                    dtype=float)
+
+
 @dataclass
 class SweepResult:
     """What :func:`run_grid` / :func:`load_grid` return: the grid, its results in grid order, how
@@ -68,6 +99,22 @@ class SweepResult:
     def pivot(self, metric: str = "final_test_acc", stat: str = "mean"):
         """:func:`pivot` (loss x noise numbers)."""
         return pivot(self.frame(), metric, stat)
+
+    def curves(self, *metrics: str):
+        """:func:`curves_frame`: per-epoch ``metrics`` (default test accuracy), one row per run and epoch."""
+        return curves_frame(self.results, metrics or ("test_acc",))
+
+    def per_seed(self, metric: str = "final_test_acc", *, loss: str | None = None, noise: str | None = None):
+        """:func:`per_seed`: ``metric`` of one cell's runs, ordered by seed."""
+        return per_seed(self.results, metric, loss=loss, noise=noise)
+
+    def histories(self, *, loss: str | None = None, noise: str | None = None) -> list:
+        """The per-epoch records (:class:`nblib.train.History`) of one cell's runs, ordered by seed."""
+        from ..train import History
+
+        cell = [r for r in self.results if (loss is None or r["label"]["loss"] == loss)
+                and (noise is None or r["label"]["noise"] == noise)]
+        return [History.from_dict(r["history"]) for r in sorted(cell, key=lambda r: r["config"]["seed"])]
 
     def __repr__(self):
         return (f"SweepResult({self.grid.name!r}, runs={len(self.results)}, computed={self.computed}, "

@@ -211,7 +211,7 @@ def _train(members, data, *, losses: list[Loss], Y, F, W, seeds, hists: list[His
     M, N = Y.shape
     x, x_test, y_test = data.x_train.to(dev), data.x_test.to(dev), data.y_test.to(dev)
     y_true = data.y_train.to(dev)
-    x_val, y_val = (None, None) if val is None else (val[0].to(dev), val[1].to(dev))
+    x_val, Y_val = (None, None) if val is None else (val[0].to(dev), val[1].to(dev).expand(M, -1))
     settings = dict(lr=lr, grad_clip=grad_clip)
     who = (lambda m: f"loss {losses[m].name}, seed {seeds[m]}")  # noqa: E731
     groups = _loss_groups(losses, dev)
@@ -265,7 +265,8 @@ def _train(members, data, *, losses: list[Loss], Y, F, W, seeds, hists: list[His
         for m, h in enumerate(hists):
             h.record(epoch, loss=mean_loss[m], pred_test=pred_test[m], y_test=y_test,
                      pred_train=None if pred_train is None else pred_train[m], y=Y[m], y_true=y_true, flipped=F[m],
-                     grad_share=share[m], pred_val=None if pred_val is None else pred_val[m], y_val=y_val,
+                     grad_share=share[m], pred_val=None if pred_val is None else pred_val[m],
+                     y_val=None if Y_val is None else Y_val[m],
                      elapsed=elapsed)
         _check_finite(members, hists, epoch, settings, who)
         for m, epochs_m in pruning.items():
@@ -394,16 +395,19 @@ def _fit_one(model, data, *, loss, loss_params, y_train, flipped, epochs, batch_
     return hist
 
 
-def _check_val(val, data):
-    """``val`` as a pair of tensors (x_val, y_val) of matching length, or None."""
+def _check_val(val, data, members: int = 1):
+    """``val`` as a pair of tensors (x_val, y_val) of matching length, or None. For a stack of
+    ``members`` models y_val may also be (members, n): one label vector per member."""
     if val is None:
         return None
     if not (isinstance(val, (tuple, list)) and len(val) == 2):
         raise TypeError("val must be a pair (x_val, y_val) of tensors")
     x_val, y_val = torch.as_tensor(val[0]), torch.as_tensor(val[1])
-    if tuple(x_val.shape[1:]) != data.input_shape or y_val.shape != (len(x_val),):
+    n = len(x_val)
+    if tuple(x_val.shape[1:]) != data.input_shape or y_val.shape not in ((n,), (members, n)):
         raise ValueError(f"val must be (x_val, y_val) with x_val of shape (n, {', '.join(map(str, data.input_shape))}) "
-                         f"and y_val of shape (n,), got {tuple(x_val.shape)} and {tuple(y_val.shape)}")
+                         f"and y_val of shape (n,){f' or ({members}, n)' if members > 1 else ''}, got "
+                         f"{tuple(x_val.shape)} and {tuple(y_val.shape)}")
     check_labels(y_val, data.num_classes, "val labels")
     return x_val, y_val.long()
 
@@ -423,7 +427,8 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
         flippeds: M boolean masks (N,); default ``y_trains[m] != data.y_train``.
         seeds: M shuffle seeds (the ``seed`` that ``fit`` would get).
         epochs, batch_size, lr, optimizer, weight_decay, schedule, grad_clip, prune_start,
-        prune_every, eval_train, val: as in :func:`fit`, shared by the stack.
+        prune_every, eval_train: as in :func:`fit`, shared by the stack.
+        val: as in :func:`fit`, ``(x_val, y_val)``; y_val (n,) for all members or (M, n), one per member.
 
     Returns ``(histories, trained_models)``: one :class:`History` per member (``time`` is the
     wall time of the whole stack; ``config["engine"] == "vmap"``) and the members as ordinary
@@ -448,7 +453,7 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
     losses = [_as_loss(fn, None, K, f"losses[{m}]").to(dev) for m, fn in enumerate(losses)]
     for m, fn in enumerate(losses):
         fn.check_targets(Y[m], f"y_trains[{m}]")
-    val = _check_val(val, data)
+    val = _check_val(val, data, M)
     pruning = {m: fn.pruning_epochs(epochs, prune_start, prune_every)
                for m, fn in enumerate(losses) if isinstance(fn, TruncatedLq)}
     W = torch.ones(M, N, device=dev) if pruning else None   # pruning weights; 1 = keep (plain Lq)
