@@ -42,14 +42,25 @@ def test_results_readme_gives_the_regenerate_command_and_versions(stored):
         assert v["torch"] in text and v["python"] in text and v["nblib"] in text
 
 
+# Another CPU's kernels (or another torch) change the last bits of every sum, and the training drifts
+# from there like a run with another seed does in its late epochs: measured with ATEN_CPU_CAPABILITY=
+# default, mnist1d gce sym 0.4 went from 89.0/90.0/90.2 % to 88.1/88.7/89.2 % (seed mean -1.1 points).
+CELL_MEAN_TOL = 0.03   # a recomputed cell's seed mean of final test accuracy may differ by this much
+
+
 @pytest.mark.parametrize("grid, loss, noise", SAMPLE)
 def test_a_sample_of_stored_cells_recomputes_to_the_same_numbers(stored, grid, loss, noise):
+    """Bit for bit where the stored runs were made with this machine's torch, CPU kernels and
+    threads (sweep.same_machine); within CELL_MEAN_TOL of the seed mean anywhere else."""
     cell = [r for r in stored[grid].results if r["label"] == {"loss": loss, "noise": noise}]
     assert len(cell) == len(GRIDS[grid].seeds)
     fresh = sweep.recompute(cell, root=RESULTS, grid=grid, device="cpu")
-    # accuracies identical, loss curves within float rounding of another CPU's kernels
-    assert all(sweep.same_result(a, b, rtol=1e-5) for a, b in zip(cell, fresh))
-    assert bench.cell_summary(cell) == bench.cell_summary(fresh)
+    if all(sweep.same_machine(r) for r in cell):
+        assert all(sweep.same_result(a, b, rtol=1e-5) for a, b in zip(cell, fresh))
+        assert bench.cell_summary(cell) == bench.cell_summary(fresh)
+    else:
+        before, after = sweep.per_seed(cell, "final_test_acc"), sweep.per_seed(fresh, "final_test_acc")
+        assert abs(before.mean() - after.mean()) <= CELL_MEAN_TOL, (before, after)
 
 
 def test_benchmark_figures_and_tables(stored):
