@@ -83,7 +83,8 @@ def test_class_sum_strips_rows_and_axis_labels():
     ax = plots.class_sum_strips(sums)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["ce", "nce", "mae"]
     assert "mean" in ax.get_xlabel() and ax.get_title()
-    spans = [line.get_xdata() for line in ax.get_lines() if len(line.get_xdata()) == 2 and line.get_xdata()[0] != 1.0]
+    spans = [line.get_xdata() for line in ax.get_lines()                # the horizontal min-max line of each row
+             if len(line.get_ydata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]]
     widths = [float(np.ptp(x)) for x in spans]
     assert widths[0] > 0.1 and widths[1] < 1e-9 and widths[2] < 1e-9   # only CE spreads
 
