@@ -13,6 +13,8 @@
 #   make stamp      rewrite each notebook's Colab cell and badge from [project.urls] Repository
 #   make bench      the speed benchmarks (benchmarks/run_all.py)
 #   make results    the sweep results lesson 6 loads (data/results/; only the missing runs)
+#   make handouts   the student version of every lesson in handouts/: solutions removed, outputs
+#                   cleared (make handouts KEEP_OUTPUTS=1 keeps them)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -33,7 +35,7 @@ COLAB_PINS   := ipywidgets==7.7.1 matplotlib==3.10.0
 TORCH_PIN    := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)+cpu
 TORCH_INDEX  ?=
 
-.PHONY: lab test unit notebooks e2e colab colab-env figures stamp bench execute results setup clean-venv
+.PHONY: lab test unit notebooks e2e colab colab-env figures stamp bench execute results handouts setup clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -106,6 +108,11 @@ execute: $(STAMP)
 results: $(STAMP)
 	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep digits-classroom --engine vmap --stack-by cell --threads 1
 	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep mnist1d-classroom --threads 1 --workers 2
+
+# The student handouts (tools/handout.py, standard library only: no .venv needed)
+HANDOUTS := handouts
+handouts:
+	$(PYTHON) tools/handout.py --out $(HANDOUTS) $(if $(KEEP_OUTPUTS),--keep-outputs)
 
 # Everything CI runs. Notebook cells train on one thread, so on a 2-core machine two stages run side
 # by side (output grouped per stage): the unit tests while the Colab env installs, then the nbval
