@@ -3,18 +3,22 @@
 #
 #   make setup      .venv with nblib and its test tools (done by every target that needs it)
 #   make lab        JupyterLab on notebooks/00_start_here.ipynb
+#   make present    the lessons in Voila, code hidden and widgets live (make present LESSON=03: one lesson)
 #   make test       everything CI runs: unit, notebooks, colab, portability, e2e (two at a time where they can)
 #   make unit       pytest tests (unit, property and static notebook checks; not the browser test)
 #   make notebooks  execute every notebook with nbval-lax in .venv; every lesson claim must hold
 #   make portability  unit tests and notebooks again with ATEN_CPU_CAPABILITY=default: PyTorch's
 #                   plain (non-vectorised) CPU kernels, i.e. as on another CPU; claims must still hold
-#   make e2e        JupyterLab in a real browser (Debian chromium): run all cells, move sliders
+#   make e2e        JupyterLab in a real browser (Debian chromium): run all cells, move sliders;
+#                   and one lesson presented by Voila (no code shown, a slider moves its figure)
 #   make colab      execute every notebook with nbval-lax in .venv-colab (Colab's ipywidgets 7.7.1,
 #                   matplotlib 3.10.0); make colab-env only builds that environment
 #   make figures    the README figures in docs/figures/, drawn by nblib's own plot functions
 #   make stamp      rewrite each notebook's Colab cell and badge from [project.urls] Repository
 #   make bench      the speed benchmarks (benchmarks/run_all.py)
 #   make results    the sweep results lesson 6 loads (data/results/; only the missing runs)
+#   make handouts   the student version of every lesson in handouts/: solutions removed, outputs
+#                   cleared (make handouts KEEP_OUTPUTS=1 keeps them)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -35,12 +39,12 @@ COLAB_PINS   := ipywidgets==7.7.1 matplotlib==3.10.0
 TORCH_PIN    := $(shell sed -n 's/^ *"\(torch==[^"]*\)".*/\1/p' pyproject.toml)+cpu
 TORCH_INDEX  ?=
 
-.PHONY: lab test unit notebooks portability e2e colab colab-env figures stamp bench execute results setup clean-venv
+.PHONY: lab present test unit notebooks portability e2e colab colab-env figures stamp bench execute results handouts setup clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip $(call QUIET_PIP,$(VENV))
-	$(BIN)/python -m pip install -q -e ".[test,cluster]" $(call QUIET_PIP,$(VENV))
+	$(BIN)/python -m pip install -q -e ".[test,cluster,present]" $(call QUIET_PIP,$(VENV))
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (nblib)"
 	touch $(STAMP)
 
@@ -48,6 +52,11 @@ setup: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+# The presentation view (tools/present.py): Voila on the notebooks folder, or on LESSON (a number,
+# name or path); it runs the lesson when its page opens. PORT=8870 picks the port.
+present: $(STAMP)
+	$(BIN)/python tools/present.py $(LESSON) $(if $(PORT),--port $(PORT))
 
 # A test stage runs its CMD and says how long it took: "== make unit: passed in 42 s".
 TIMED = start=$$(date +%s); echo "== make $@: $(CMD)"; $(CMD); rc=$$?; \
@@ -75,7 +84,8 @@ portability: CMD = $(OTHER_CPU) $(BIN)/python $(CAPABILITY) && $(OTHER_CPU) $(BI
 portability: $(STAMP)
 	@$(TIMED)
 
-# One JupyterLab server, one browser, notebooks in sequence; screenshots in test-output/e2e/.
+# One JupyterLab server, one browser, notebooks in sequence; then one lesson in Voila as make present
+# serves it (~30 s: Voila runs the lesson); screenshots in test-output/e2e/.
 # Skips with a message when no chromium is installed (fails instead when CI=true).
 e2e: CMD = $(BIN)/python -m pytest tests/e2e $(PYTEST_FLAGS) -rs
 e2e: $(STAMP)
@@ -122,6 +132,11 @@ execute: $(STAMP)
 results: $(STAMP)
 	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep digits-classroom --engine vmap --stack-by cell --threads 1
 	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep mnist1d-classroom --threads 1 --workers 2
+
+# The student handouts (tools/handout.py, standard library only: no .venv needed)
+HANDOUTS := handouts
+handouts:
+	$(PYTHON) tools/handout.py --out $(HANDOUTS) $(if $(KEEP_OUTPUTS),--keep-outputs)
 
 # Everything CI runs. Notebook cells train on one thread, so on a 2-core machine two stages run side
 # by side (output grouped per stage): the unit tests while the Colab env installs, then the nbval
