@@ -3,8 +3,14 @@
 ``interact_figure(update, controls)`` lays the controls out above an output area and redraws
 the figure returned by ``update(**values)`` when a control changes. It uses only
 ``ipywidgets.interactive_output``, ``VBox``/``HBox`` and ``Output``, which behave the same in
-ipywidgets 7 (Colab) and 8 (JupyterLab 4). Sliders whose update costs more than ~50 ms use
-``continuous_update=False`` so the view redraws when the handle is released.
+ipywidgets 7 (Colab) and 8 (JupyterLab 4).
+
+Sliders that follow the hand: a slider that only redraws must cost under ``SLOW_UPDATE_S`` (50 ms)
+per move and update while it is dragged. A full matplotlib redraw of a multi-panel figure costs
+150-500 ms, so such a slider uses a :class:`LiveFigure`: the figure is built once, a move changes
+only the data of the artists that depend on the slider, and only those are re-rendered over a
+cached background (Agg blitting) into PNG bytes, shown by :func:`interact_png`. Sliders that
+retrain a model stay under 1 s and redraw on release (``slider(..., slow=True)``), and say so.
 """
 from __future__ import annotations
 
@@ -13,10 +19,13 @@ import statistics
 import time
 
 import matplotlib.pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from .._checks import check_int
 
 SLOW_UPDATE_S = 0.05  # updates slower than this redraw only on release
+PNG_COMPRESS = 1      # zlib level of the slider PNGs: fast to encode, a little larger
 
 
 def interact_figure(update, controls: dict, columns: int = 3):
@@ -34,6 +43,74 @@ def interact_figure(update, controls: dict, columns: int = 3):
     items = list(controls.values())
     rows = [w.HBox(items[i:i + columns]) for i in range(0, len(items), columns)]
     return w.VBox([*rows, out])
+
+
+def interact_png(render, controls: dict, columns: int = 3):
+    """Like :func:`interact_figure`, for a ``render(**values)`` that returns PNG bytes (e.g.
+    ``LiveFigure.png``): same layout and the same ipywidgets 7 / 8 parts, no matplotlib redraw."""
+    import ipywidgets as w
+    from IPython.display import Image, display
+
+    def show(**values):
+        display(Image(data=render(**values), format="png"))
+
+    out = w.interactive_output(show, controls)
+    items = list(controls.values())
+    rows = [w.HBox(items[i:i + columns]) for i in range(0, len(items), columns)]
+    return w.VBox([*rows, out])
+
+
+def live_figure(ncols: int = 1, nrows: int = 1, width: float = 3.7, height: float = 3.0, **adjust):
+    """A figure for a :class:`LiveFigure`: panels in a fixed layout (faster to redraw than
+    constrained layout), not tracked by pyplot (never shown twice at the end of a cell), with its
+    own Agg canvas. Returns ``(fig, axes)``, axes a 2-D array (nrows, ncols)."""
+    from .style import use_style
+
+    use_style()
+    fig = Figure(figsize=(width * ncols, height * nrows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    fig.subplots_adjust(**{**dict(left=0.08, right=0.98, bottom=0.16, top=0.82, wspace=0.32, hspace=0.4), **adjust})
+    return fig, axes
+
+
+class LiveFigure:
+    """A figure that a slider redraws in milliseconds: only its slider-dependent artists move.
+
+    ``fig``: a figure from :func:`live_figure`; ``dynamic``: the artists that ``update(**values)``
+    changes (lines' data, bars' heights, texts, images' arrays). ``draw(**values)`` applies the
+    update and returns the figure (a static plot or a test); ``png(**values)`` re-renders only the
+    dynamic artists over a background rendered once (Agg blitting) and returns PNG bytes, for
+    :func:`interact_png`. Axes limits must not depend on the slider (they are in the background).
+    """
+
+    def __init__(self, fig, dynamic, update):
+        self.fig, self.dynamic, self._update = fig, list(dynamic), update
+        self._background = None
+
+    def draw(self, **values):
+        self._update(**values)
+        return self.fig
+
+    def png(self, **values) -> bytes:
+        from PIL import Image
+
+        self._update(**values)
+        canvas = self.fig.canvas
+        if self._background is None:   # render everything static once
+            for a in self.dynamic:
+                a.set_animated(True)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            for a in self.dynamic:
+                a.set_animated(False)
+        canvas.restore_region(self._background)
+        for a in self.dynamic:
+            self.fig.draw_artist(a)
+        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        out = io.BytesIO()
+        image.save(out, format="png", compress_level=PNG_COMPRESS)
+        return out.getvalue()
 
 
 def slider(description: str, value: float, lo: float, hi: float, step: float, slow: bool = False, log: bool = False,

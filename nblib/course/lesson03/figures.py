@@ -17,18 +17,16 @@ lesson), clean samples ``CLEAN_COLOR``, flipped samples ``FLIPPED_COLOR``.
 """
 from __future__ import annotations
 
-import io
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..._checks import check_in_range
 from ...losses import analytic_weight, loss_of_p
 from ...noise import detection_scores
 from ..figures import confusion_matrix, transition_heatmap
+from ..widgets import LiveFigure, live_figure
 from ..style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_style, use_style
 
 __all__ = ["P_MIN", "LqExplorer",
@@ -40,7 +38,6 @@ CURVE_POINTS = 200      # points per curve: smooth, and cheap to redraw
 LOSS_YMAX = 5.0         # fixed y range so a moving q visibly moves the curve
 HIST_BINS = 20          # bins of the p_y histograms
 HIST_HEADROOM = 1.6     # histogram axis height / tallest bar: keeps the bars in the lower part
-PNG_COMPRESS = 1        # zlib level of the slider PNGs: fast to encode, a little larger
 PANEL_W, PANEL_H = 3.7, 3.0
 CLASS_COLORS = [OKABE_ITO[c] for c in ("orange", "sky", "green", "yellow", "purple", "blue", "vermillion")]
 
@@ -66,19 +63,10 @@ def _lq_weight(p_y, q: float) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- figures
 
-def _figure(ncols: int, width: float = PANEL_W, height: float = PANEL_H, pyplot: bool = True, **adjust):
-    """A row of panels without constrained layout (a fixed layout redraws faster for sliders).
-
-    ``pyplot=False`` makes a figure pyplot does not track (not shown automatically at the end of
-    a notebook cell; it lives as long as its owner), with its own Agg canvas.
-    """
+def _figure(ncols: int, width: float = PANEL_W, height: float = PANEL_H, **adjust):
+    """A row of panels without constrained layout (a fixed layout redraws faster for sliders)."""
     use_style()
-    if pyplot:
-        fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-    else:
-        fig = Figure(figsize=(width * ncols, height))
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(1, ncols, squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
     fig.subplots_adjust(**{**dict(left=0.07, right=0.98, bottom=0.17, top=0.8, wspace=0.32), **adjust})
     return fig, axes[0]
 
@@ -104,9 +92,8 @@ class LqExplorer:
         self.grid = np.linspace(P_MIN, 1, CURVE_POINTS)
         self.share_ce = _flipped_share(self.grad, self.flipped)
         self.share_mae = _flipped_share(self.p_y * self.grad, self.flipped)
-        self.fig, (ax1, ax2, ax3) = _figure(3, width=3.75, height=3.1, pyplot=False, left=0.06, right=0.985,
-                                            wspace=0.5, top=0.82, bottom=0.16)
-        self._background = None
+        self.fig, ((ax1, ax2, ax3),) = live_figure(3, width=3.75, height=3.1, left=0.06, right=0.985, wspace=0.5,
+                                                   top=0.82, bottom=0.16)
         grid, p_label = self.grid, "p_y (probability of the given label)"
 
         ax1.plot(grid, _lq(grid, 0), label="CE = -log p_y", **loss_style("ce"))
@@ -152,7 +139,8 @@ class LqExplorer:
         ax3.set_axisbelow(True)  # grid under the bars, as the blitted bar is drawn last
         self.title3 = ax3.title
         self.suptitle = self.fig.suptitle("", fontsize=10)
-        self._dynamic = [self.loss_line, self.weight_line, self.bar, self.bar_text, self.title3, self.suptitle]
+        self.live = LiveFigure(self.fig, [self.loss_line, self.weight_line, self.bar, self.bar_text, self.title3,
+                                          self.suptitle], self._move)
 
     def shares(self, q: float) -> dict:
         """Share of the batch's gradient norm carried by flipped samples under CE, Lq(q) and MAE."""
@@ -160,8 +148,7 @@ class LqExplorer:
         lq = _flipped_share(_lq_weight(self.p_y, q) * self.grad, self.flipped)
         return {"ce": self.share_ce, "gce": lq, "mae": self.share_mae}
 
-    def draw(self, q: float):
-        """Move every q-dependent artist to ``q``; return the figure."""
+    def _move(self, q: float) -> None:
         s = self.shares(q)
         self.loss_line.set_ydata(_lq(self.grid, q))
         self.weight_line.set_ydata(_lq_weight(self.grid, q))
@@ -171,28 +158,14 @@ class LqExplorer:
         self.title3.set_text(f"flipped get {100 * s['gce']:.0f}% of Lq's gradient")
         self.suptitle.set_text(f"Lq with q = {q:.3g}: weight p_y^q per sample, on a real batch of "
                                f"{len(self.p_y)} training samples ({100 * self.flipped.mean():.0f}% flipped)")
-        return self.fig
+
+    def draw(self, q: float):
+        """Move every q-dependent artist to ``q``; return the figure."""
+        return self.live.draw(q=q)
 
     def png(self, q: float) -> bytes:
         """PNG bytes of the figure at ``q``, redrawing only the q-dependent artists (blitting)."""
-        from PIL import Image
-
-        self.draw(q)
-        canvas = self.fig.canvas
-        if self._background is None:  # render everything static once
-            for a in self._dynamic:
-                a.set_animated(True)
-            canvas.draw()
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
-            for a in self._dynamic:
-                a.set_animated(False)
-        canvas.restore_region(self._background)
-        for a in self._dynamic:
-            self.fig.draw_artist(a)
-        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        out = io.BytesIO()
-        image.save(out, format="png", compress_level=PNG_COMPRESS)
-        return out.getvalue()
+        return self.live.png(q=q)
 
 
 def lq_explorer_figure(q: float, p_y, flipped, ce_grad_norm):

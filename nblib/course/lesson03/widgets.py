@@ -38,7 +38,7 @@ from ..._device import device as _default_device
 from . import figures as _plots
 from ...losses import TruncatedLq
 from ...train import History, fit, predict_proba
-from ..widgets import interact_figure, slider
+from ..widgets import interact_figure, interact_png, slider
 
 __all__ = ["SWEEP_ENGINES", "SweepRun", "PruningTrace", "TruncatedRun", "PLAYGROUND_LOSSES", "gradient_batch",
            "limit_table", "mae_table", "run_q_sweep", "sweep_table", "train_truncated", "make_playground_data",
@@ -91,24 +91,6 @@ def q_widget(batch: dict, q: float = 0.3, slow: bool = False):
     explorer = _plots.LqExplorer(batch["p_y"], batch["flipped"], batch["ce_grad_norm"])
     control = slider("q", q, -2, 0, 0.05, slow=slow, log=True, readout_format=".3f")
     return interact_png(explorer.png, {"q": control})
-
-
-def interact_png(render, controls: dict, columns: int = 3):
-    """Like :func:`nblib.widgets.base.interact_figure`, for a ``render(**values)`` that returns PNG bytes.
-
-    Same layout and the same ipywidgets 7 / 8 compatible parts (``interactive_output``, ``VBox``,
-    ``HBox``); it displays the bytes as an image, skipping matplotlib's full redraw.
-    """
-    import ipywidgets as w
-    from IPython.display import Image, display
-
-    def show(**values):
-        display(Image(data=render(**values), format="png"))
-
-    out = w.interactive_output(show, controls)
-    items = list(controls.values())
-    rows = [w.HBox(items[i:i + columns]) for i in range(0, len(items), columns)]
-    return w.VBox([*rows, out])
 
 
 # ----------------------------------------------------------------------------- limits, numerically
