@@ -18,7 +18,7 @@ vector, K the number of classes, T[i, j] = P(noisy = j | true = i) (rows sum to 
     nce       log p_y / sum_k log p_k                           Ma et al. 2020 (normalized)
     nfl       fl(y) / sum_k fl(k)                               Ma et al. 2020
     nmae      (1 - p_y) / (K - 1)                               Ma et al. 2020
-    nrce      A (1 - p_y) / (4 (K - 1))                         Ma et al. 2020
+    nrce      RCE / sum_k RCE = (1 - p_y) / (K - 1)             Ma et al. 2020
     ngce      (1 - p_y^q) / (K - sum_k p_k^q)                   Ma et al. 2020
     nce+rce, nce+mae, nfl+rce, nfl+mae:  alpha * active + beta * passive   (APL, Ma et al. 2020)
     forward   -log (T^T p)_y                                    Patrini et al. 2017
@@ -41,9 +41,10 @@ Paper vs official code. Where they differ, nblib picks one and the other is one 
     -A (1 - p_y); that is ``A=4`` here (nblib's A is the positive scale).
   * nmae: default = the paper's normalization (1 - p_y) / (K - 1) (class sums = 1, like every other
     normalized loss); ``variant="official"`` = the code's (1 - p_y) / (2 (K - 1)).
-  * nrce: default = the intended normalizer, RCE / (4 (K - 1)) (exactly (1 - p_y)/(K - 1) with the
-    paper's A = 4; with the code's A it is that times A/4, still symmetric); ``variant="official"`` =
-    the code's ``1 / 4 * (K - 1)``, a precedence slip that multiplies by (K - 1) / 4 instead.
+  * nrce: default = the normalization the lesson teaches, RCE / sum_k RCE = (1 - p_y) / (K - 1)
+    (class sums = 1 for every A: A cancels); ``variant="official"`` = the code's RCE times
+    ``1 / 4 * (K - 1)``, meant as 1 / (4 (K - 1)) (right only for the paper's A = 4), which Python
+    reads as (K - 1) / 4: class sums A (K - 1)^2 / 4.
   * nce: the denominator sum_k log p_k is differentiated too (no stop-gradient, as in the code).
   * fl, nfl: the official code *detaches* the focal factors (1 - p)^gamma (they act as constant
     weights in the backward pass; values are unchanged); ``detach=False`` gives the exact derivative.
@@ -56,8 +57,9 @@ log p_j; log (T^T p)_y = logsumexp_k (log p_k + log T[k, y]). Values and gradien
 logits up to +-1e4 and for p_y -> 0, in float32 and float64 (tests/test_losses.py checks this).
 
 Also here: ``make_loss(name, num_classes, **params)`` -> an ``nn.Module`` with the hyper-parameters
-bound, and the teaching helpers ``gradient_weight``, ``analytic_weight``, ``class_sums``,
-``symmetry_gap`` and ``prune_weights`` (the pruning step of truncated Lq).
+bound, and the teaching helpers ``gradient_weight``, ``analytic_weight``, ``loss_of_p``,
+``class_values`` (every label's loss), ``class_sums``, ``symmetry_gap``, ``class_terms`` (Ma et
+al.'s per-class terms: active vs passive) and ``prune_weights`` (the pruning step of truncated Lq).
 """
 from __future__ import annotations
 
@@ -87,7 +89,7 @@ MAX_COND = BACKWARD_REL_ERROR / float(np.finfo(np.float32).eps)
 REDUCTIONS = ("mean", "sum", "none")
 MAE_VARIANTS = ("paper", "apl")
 NMAE_VARIANTS = ("paper", "official")
-NRCE_VARIANTS = ("intended", "official")
+NRCE_VARIANTS = ("normalized", "official")
 
 # official (alpha, beta) of the APL pairs per dataset (Ma et al. 2020 configs); nblib's default is CIFAR-10
 _APL_PAIRS = ("nce+rce", "nce+mae", "nfl+rce", "nfl+mae")
@@ -221,9 +223,23 @@ def _ce(logp, y):
     return -_gather(logp, y)
 
 
+# The passive losses are c (1 - p_y) for a constant c; their scales, shared by the kernels and
+# ``class_terms``:
+def _mae_scale(variant):
+    return 2.0 if variant == "paper" else 1.0
+
+
+def _nmae_scale(num_classes, variant):
+    return 1.0 / (num_classes - 1) if variant == "paper" else 1.0 / (2 * (num_classes - 1))
+
+
+def _nrce_scale(num_classes, A, variant):
+    """NRCE's c: RCE / sum_k RCE = (1 - p_y) / (K - 1); the official code's RCE * (K - 1) / 4."""
+    return 1.0 / (num_classes - 1) if variant == "normalized" else A * (num_classes - 1) / 4
+
+
 def _mae(logp, y, variant="paper"):
-    scale = 2.0 if variant == "paper" else 1.0
-    return scale * _one_minus_p(_gather(logp, y))
+    return _mae_scale(variant) * _one_minus_p(_gather(logp, y))
 
 
 def _lq(logp_y, q):
@@ -270,15 +286,11 @@ def _nfl(logp, y, gamma, detach):
 
 
 def _nmae(logp, y, variant):
-    num_classes = logp.shape[1]
-    scale = 1.0 / (num_classes - 1) if variant == "paper" else 1.0 / (2 * (num_classes - 1))
-    return scale * _one_minus_p(_gather(logp, y))
+    return _nmae_scale(logp.shape[1], variant) * _one_minus_p(_gather(logp, y))
 
 
 def _nrce(logp, y, A, variant):
-    num_classes = logp.shape[1]
-    scale = 1.0 / (4 * (num_classes - 1)) if variant == "intended" else (num_classes - 1) / 4
-    return scale * _rce(logp, y, A)
+    return _nrce_scale(logp.shape[1], A, variant) * _one_minus_p(_gather(logp, y))
 
 
 def _ngce(logp, y, q):
@@ -462,13 +474,15 @@ def nmae(logits, targets, variant="paper", reduction="mean"):
     return _reduce(_nmae(logp, y, variant), reduction)
 
 
-def nrce(logits, targets, A=RCE_A, variant="intended", reduction="mean"):
+def nrce(logits, targets, A=RCE_A, variant="normalized", reduction="mean"):
     """Normalized reverse cross entropy.
 
-    variant="intended": RCE / (4 (K - 1)) = A (1 - p_y) / (4 (K - 1)); with the paper's A = 4 this
-                        is exactly RCE / sum_k RCE = (1 - p_y) / (K - 1); sum_k = A / 4.
-    variant="official": RCE (K - 1) / 4, what the code's ``1 / 4 * (K - 1)`` computes (a precedence
-                        slip; the shipped APL configs use plain RCE, so it never mattered there).
+    variant="normalized": RCE / sum_k RCE = A (1 - p_y) / (A (K - 1)) = (1 - p_y) / (K - 1): class
+                          sums 1 for every A (A cancels; it equals the paper's NMAE).
+    variant="official":   RCE (K - 1) / 4 = A (K - 1) (1 - p_y) / 4, what the code's
+                          ``1 / 4 * (K - 1)`` computes (a precedence slip for 1 / (4 (K - 1)), itself
+                          right only for the paper's A = 4; the shipped APL configs use plain RCE,
+                          so it never touched the paper's numbers). Symmetric, class sums A (K-1)^2 / 4.
     """
     _check(A=A)
     check_choice("variant", variant, NRCE_VARIANTS)
@@ -829,6 +843,45 @@ def class_sums(loss, logits, **params):
     return class_values(loss, logits, **params).sum(dim=1)
 
 
+# Ma et al. 2020 (Def. 3) write a loss as L(f(x), y) = sum_k l(f(x), k), one term per class. Active:
+# l(f(x), k) = 0 for every k != y (CE = sum_k -q_k log p_k with q = e_y has only the label's term).
+# Passive: some l(f(x), k) != 0 for k != y (MAE = sum_k |q_k - p_k|, RCE = sum_k -p_k log q_k with
+# log 0 := -A). The kind is a property of how the loss is *written*, not of its gradient: under
+# softmax MAE's and RCE's logit gradients are w(p_y) (p - e_y), parallel to CE's (lesson 4).
+TERM_KINDS = {"ce": "active", "fl": "active", "nce": "active", "nfl": "active",
+              "mae": "passive", "rce": "passive", "nmae": "passive", "nrce": "passive"}
+
+
+def class_terms(loss, logits, targets, **params):
+    """Ma et al.'s per-class terms l(f(x), k) of ``loss`` at the labels ``targets``, shape (N, K), no gradient.
+
+    Row n sums to the loss of sample n. Active losses (``TERM_KINDS``: ce, fl, nce, nfl) put the whole
+    loss on the label's column. Passive ones are c (1 - p_y) for a constant c (the loss's scale:
+    2 for the paper's MAE, A for RCE, ...): the MAE family as c/2 |e_y - p|_k (c/2 (1 - p_y) at the
+    label, c/2 p_k elsewhere), the RCE family as c p_k at every k != y and 0 at the label (the
+    clamped log of the one-hot label is 0 there). Computed from the logits (log_softmax; 1 - p_y
+    as -expm1(log p_y)), with the loss's own hyper-parameters (``params`` as for ``make_loss``).
+    """
+    _check_logits(logits)
+    loss_fn = _as_loss(loss, logits.shape[1], params)
+    if loss_fn.name not in TERM_KINDS:
+        raise ValueError(f"class_terms covers the losses Ma et al. split into terms ({', '.join(TERM_KINDS)}), "
+                         f"got {loss_fn.name!r}")
+    with torch.no_grad():
+        logp, y = _prepare(logits, targets)
+        K, kw = logp.shape[1], loss_fn.params
+        on_label = F.one_hot(y, K).bool()
+        if TERM_KINDS[loss_fn.name] == "active":
+            value = _KERNELS[loss_fn.name](logp, y, **kw)
+            return torch.where(on_label, value[:, None], torch.zeros_like(logp))
+        p = logp.exp()
+        if loss_fn.name in ("mae", "nmae"):
+            c = _mae_scale(kw["variant"]) if loss_fn.name == "mae" else _nmae_scale(K, kw["variant"])
+            return c / 2 * torch.where(on_label, _one_minus_p(logp), p)
+        c = kw["A"] if loss_fn.name == "rce" else _nrce_scale(K, kw["A"], kw["variant"])
+        return c * torch.where(on_label, torch.zeros_like(p), p)
+
+
 def loss_of_p(name, p_y, **params):
     """The value of a loss of p_y alone (``ce, mae, gce, tgce, rce, sce, fl``) at probabilities ``p_y``.
 
@@ -859,4 +912,4 @@ def symmetry_gap(loss, logits, **params):
 
 __all__ = [*(f.__name__ for f in _FUNCTIONS.values()), "LOSSES", "DEFAULTS", "APL_PRESETS", "SCE_PRESETS",
            "Loss", "TruncatedLq", "make_loss", "prune_weights", "gradient_weight", "analytic_weight",
-           "loss_of_p", "class_values", "class_sums", "symmetry_gap"]
+           "loss_of_p", "class_values", "class_sums", "class_terms", "TERM_KINDS", "symmetry_gap"]

@@ -111,8 +111,8 @@ REFERENCES = {
     "nfl": lambda p, y, gamma=0.5, detach=True: normalized(r_fl)(p, y, gamma=gamma),
     "nmae": lambda p, y, variant="paper": (normalized(r_mae)(p, y) if variant == "paper"
                                            else (1 - p[np.arange(len(y)), y]) / (2 * (p.shape[1] - 1))),
-    "nrce": lambda p, y, variant="intended": r_rce(p, y) * (1 / (4 * (p.shape[1] - 1)) if variant == "intended"
-                                                          else (p.shape[1] - 1) / 4),
+    "nrce": lambda p, y, variant="normalized": (normalized(r_rce)(p, y) if variant == "normalized"
+                                                else r_rce(p, y) * (p.shape[1] - 1) / 4),
     "ngce": lambda p, y, q=0.7: normalized(r_gce)(p, y, q=q),
     "nce+rce": lambda p, y, alpha=1.0, beta=1.0: alpha * normalized(r_ce)(p, y) + beta * r_rce(p, y),
     "nce+mae": lambda p, y, alpha=1.0, beta=1.0, mae_variant="apl": (
@@ -214,10 +214,15 @@ def test_mae_paper_is_twice_apl_and_nmae_variants():
 
 def test_nrce_variants():
     z, y = batch()
-    intended = L.nrce(z, y, reduction="none")
-    torch.testing.assert_close(L.nrce(z, y, variant="official", reduction="none"), intended * (K - 1) ** 2)
-    # with the paper's A = 4 the intended normalizer gives exactly RCE / sum_k RCE = NMAE
-    torch.testing.assert_close(L.nrce(z, y, A=4.0, reduction="none"), L.nmae(z, y, reduction="none"))
+    normalized = L.nrce(z, y, reduction="none")
+    # RCE / sum_k RCE: A cancels, and the result is the paper's NMAE, (1 - p_y) / (K - 1)
+    for A in (4.0, L.RCE_A, 100.0):
+        torch.testing.assert_close(L.nrce(z, y, A=A, reduction="none"), normalized)
+        torch.testing.assert_close(L.class_sums("nrce", z, A=A), torch.ones(len(z), dtype=z.dtype))
+    torch.testing.assert_close(normalized, L.nmae(z, y, reduction="none"))
+    # the official code's 1 / 4 * (K - 1) multiplies RCE by (K - 1) / 4
+    torch.testing.assert_close(L.nrce(z, y, variant="official", reduction="none"),
+                               L.rce(z, y, reduction="none") * (K - 1) / 4)
 
 
 def test_focal_gamma_zero_is_ce():
@@ -242,7 +247,7 @@ def test_apl_pairs_are_weighted_sums():
 # symmetry: sum_k L(f(x), k) is constant for symmetric (e.g. normalized) losses
 
 SYMMETRIC = {  # name or (name, params) -> the constant
-    "mae": 2 * (K - 1), "rce": A_OFFICIAL * (K - 1), "nce": 1.0, "nmae": 1.0, "nrce": A_OFFICIAL / 4,
+    "mae": 2 * (K - 1), "rce": A_OFFICIAL * (K - 1), "nce": 1.0, "nmae": 1.0, "nrce": 1.0,
     "ngce": 1.0, "nfl": 1.0, "nce+rce": 1 + A_OFFICIAL * (K - 1), "nce+mae": 1.0 + (K - 1),
     "nfl+rce": 1 + A_OFFICIAL * (K - 1), "nfl+mae": 1.0 + (K - 1),
 }
@@ -503,7 +508,7 @@ def test_defaults_and_presets():
     assert DEFAULTS["fl"]["detach"] is True and DEFAULTS["nfl"]["detach"] is True
     assert DEFAULTS["rce"]["A"] == pytest.approx(9.2103404)
     assert DEFAULTS["mae"]["variant"] == "paper" and DEFAULTS["nce+mae"]["mae_variant"] == "apl"
-    assert DEFAULTS["nmae"]["variant"] == "paper" and DEFAULTS["nrce"]["variant"] == "intended"
+    assert DEFAULTS["nmae"]["variant"] == "paper" and DEFAULTS["nrce"]["variant"] == "normalized"
     assert {k: DEFAULTS["sce"][k] for k in ("alpha", "beta")} == SCE_PRESETS["cifar10"] == {"alpha": 0.1, "beta": 1.0}
     assert SCE_PRESETS["mnist"] == {"alpha": 0.01, "beta": 1.0}
     assert SCE_PRESETS["cifar100"] == {"alpha": 6.0, "beta": 0.1}
@@ -567,7 +572,7 @@ BAD_PARAMS = [
     ("nrce", {"A": -4.0}, ValueError, r"A must be in \(0, inf\]"),
     ("mae", {"variant": "l1"}, ValueError, r"unknown variant 'l1'; choose one of: paper, apl"),
     ("nmae", {"variant": "apl"}, ValueError, r"unknown variant 'apl'; choose one of: paper, official"),
-    ("nrce", {"variant": "paper"}, ValueError, r"unknown variant 'paper'; choose one of: intended, official"),
+    ("nrce", {"variant": "paper"}, ValueError, r"unknown variant 'paper'; choose one of: normalized, official"),
     ("nce+mae", {"mae_variant": "x"}, ValueError, r"unknown mae_variant 'x'"),
     ("fl", {"detach": "yes"}, TypeError, r"detach must be True or False"),
     ("forward", {}, TypeError, r"loss 'forward' needs parameter T"),
@@ -693,3 +698,40 @@ def test_class_values_row_sums_are_class_sums_and_expected_losses():
     assert V.shape == (5, 4)
     torch.testing.assert_close(V.sum(1), L.class_sums("ce", z))
     torch.testing.assert_close(V, -z.log_softmax(1))
+
+
+# -----------------------------------------------------------------------------
+# Ma et al.'s per-class terms: active vs passive
+
+@pytest.mark.parametrize("name", sorted(L.TERM_KINDS))
+def test_class_terms_add_up_to_the_loss_and_live_where_the_kind_says(name):
+    z, y = batch(n=16, scale=3.0, seed=5)
+    terms = L.class_terms(name, z, y)
+    assert terms.shape == (16, K) and not terms.requires_grad
+    torch.testing.assert_close(terms.sum(1), make_loss(name, K)(z, y, reduction="none"))
+    off_label = terms.masked_select(~torch.nn.functional.one_hot(y, K).bool())
+    if L.TERM_KINDS[name] == "active":
+        assert bool((off_label == 0).all())
+    else:
+        assert bool((off_label > 0).all())
+
+
+def test_class_terms_follow_the_loss_parameters_and_stay_finite_for_extreme_logits():
+    z, y = batch(n=8, scale=3.0, seed=6)
+    for name, params in (("rce", {"A": 4.0}), ("mae", {"variant": "apl"}), ("nrce", {"variant": "official"}),
+                         ("nmae", {"variant": "official"}), ("fl", {"gamma": 2.0})):
+        torch.testing.assert_close(L.class_terms(name, z, y, **params).sum(1),
+                                   make_loss(name, K, **params)(z, y, reduction="none"))
+    big = torch.tensor([[1e4, 0.0, -1e4]])
+    for name in L.TERM_KINDS:
+        assert bool(torch.isfinite(L.class_terms(name, big, torch.tensor([2]))).all()), name
+    # RCE's terms are A p_k off the label: the clamped one-hot's log is 0 on the label
+    torch.testing.assert_close(L.class_terms("rce", z, y), L.RCE_A * z.softmax(1) * (1 - torch.nn.functional.one_hot(y, K)))
+
+
+def test_class_terms_rejects_a_loss_without_terms_and_bad_labels():
+    z, y = batch(n=4)
+    with pytest.raises(ValueError, match="class_terms covers"):
+        L.class_terms("gce", z, y)
+    with pytest.raises(ValueError, match="targets"):
+        L.class_terms("ce", z, y[:2])
