@@ -5,7 +5,7 @@ import concurrent.futures as cf
 import dataclasses
 import sys
 
-from .run import DEFAULT_STACK, ENGINES, run_grid
+from .run import DEFAULT_STACK, ENGINES, bundle, run_grid
 
 def main(argv=None) -> int:
     """``python -m nblib.sweep GRID [--engine E] [--workers N | --dask ADDRESS] [--root DIR]``."""
@@ -26,6 +26,8 @@ def main(argv=None) -> int:
                     help="run on a Dask cluster, e.g. tcp://scheduler:8786 (needs nblib[cluster])")
     ap.add_argument("--seeds", type=int, default=None, help="override: seeds 0..N-1")
     ap.add_argument("--epochs", type=int, default=None, help="override the grid's epochs")
+    ap.add_argument("--bundle", action="store_true",
+                    help="then pack the grid's results into <root>/<grid>.json.gz (the file the package ships)")
     args = ap.parse_args(argv)
     grid = GRIDS[args.grid]
     if args.seeds is not None or args.epochs is not None:
@@ -52,5 +54,7 @@ def main(argv=None) -> int:
             executor.shutdown(cancel_futures=True)
     print(res)
     print(res.table().to_string())
+    if args.bundle:
+        print("bundle:", bundle(grid, root=args.root))
     return 0
 

@@ -45,7 +45,7 @@ from ..losses import make_loss
 from ..models import make_model
 from ..noise import corrupt_labels, empirical_transition, transition_matrix
 from ..train import History, fit, fit_batched, predict_proba, stack_pays
-from .cache import FORMAT, ResultCache, SweepCacheError, _validate, default_root
+from .cache import FORMAT, ResultCache, SweepCacheError, _validate, bundle_path, default_root, read_bundle, write_bundle
 from .spec import PROTOCOL, Grid, _plain, canonical_json, noise_label, run_key
 from .tables import SweepResult
 
@@ -345,17 +345,32 @@ def _compute(tasks, engine, executor, device, threads):
 def load_grid(grid: Grid, *, root=None, missing: str = "raise") -> SweepResult:
     """The stored results of ``grid`` without computing anything.
 
+    Looks in the grid's folder under ``root`` (default :func:`default_root`), then in its bundle
+    ``root/<grid>.json.gz`` (what an installed package carries; see :func:`bundle`).
     missing: "raise" (default; the message gives the count and how to compute them) or "skip".
     """
     check_choice("missing", missing, ("raise", "skip"))
-    cache = ResultCache(Path(root or default_root()) / grid.name)
+    root = Path(root or default_root())
+    cache = ResultCache(root / grid.name)
     keys = [run_key(c) for c in grid.runs()]
-    absent = [k for k in keys if k not in cache]
+    found = {k: cache.load(k) for k in keys if k in cache}
+    packed = bundle_path(root, grid.name)
+    if len(found) < len(keys) and packed.is_file():
+        found = {**read_bundle(packed), **found}
+    absent = [k for k in keys if k not in found]
     if absent and missing == "raise":
         raise FileNotFoundError(f"{len(absent)} of {len(keys)} runs of grid {grid.name!r} are not stored in "
-                                f"{cache.directory}; compute them with nblib.sweep.run_grid(grid) or "
-                                f"`python -m nblib.sweep {grid.name}`")
-    return SweepResult(grid, [cache.load(k) for k in keys if k not in absent], cached=len(keys) - len(absent))
+                                f"{cache.directory} (nor in {packed.name}); compute them with "
+                                f"nblib.sweep.run_grid(grid) or `python -m nblib.sweep {grid.name}`")
+    return SweepResult(grid, [found[k] for k in keys if k in found], cached=len(keys) - len(absent))
+
+
+def bundle(grid: Grid, *, root=None) -> Path:
+    """Pack the stored results of ``grid`` (all of them must be stored) into ``root/<grid>.json.gz``,
+    in grid order: the file the installed package ships, from which :func:`load_grid` reads."""
+    root = Path(root or default_root())
+    res = load_grid(grid, root=root)
+    return write_bundle(res.results, bundle_path(root, grid.name))
 
 
 def recompute(results, *, root=None, grid: str | None = None, device="cpu", threads: int | None = None):
