@@ -62,7 +62,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from nblib._checks import check_choice, check_in_range, check_int
+from nblib._checks import check_bool, check_choice, check_in_range, check_int, check_seed
 from nblib._device import device as default_device
 
 DATASETS = ("digits", "mnist1d", "toy2d", "fashion_mnist", "cifar10", "cifar10n")
@@ -196,9 +196,19 @@ _EXTRA_KW = {"digits": (), "mnist1d": ("num_samples", "data_seed"),
 _FIXED_CLASSES = {"digits": 10, "mnist1d": MNIST1D_NUM_CLASSES, "fashion_mnist": 10, "cifar10": 10, "cifar10n": 10}
 
 
+def _check_keywords(name: str, kw: dict) -> None:
+    """Raise naming any keyword that dataset ``name`` does not take."""
+    allowed = _COMMON_KW + _EXTRA_KW[name]
+    unknown = sorted(set(kw) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown keyword(s) for dataset {name!r}: {', '.join(unknown)}; "
+                         f"allowed: {', '.join(allowed)}")
+
+
 def num_classes(name: str, **kw) -> int:
     """K of dataset ``name`` loaded with keywords ``kw``, without loading it (toy2d: from its keywords)."""
     check_choice("dataset", name, DATASETS)
+    _check_keywords(name, kw)
     if name in _FIXED_CLASSES:
         return _FIXED_CLASSES[name]
     if kw.get("variant", "moons") == "moons":
@@ -210,8 +220,9 @@ def load(name: str, *, device=None, seed: int = 0, root=None, download: bool = T
     """Load dataset ``name`` (one of ``DATASETS``) as tensors on ``device``.
 
     device: where the tensors go; None -> ``nblib._device.device()`` (cuda > mps > cpu).
-    seed: the digits train/test split, the toy2d sample, and which samples ``n_train``/``n_test``
-        keep. It does not change mnist1d's signals (see ``data_seed``) or the official splits.
+    seed: an integer in [0, 2**32 - 1] (``nblib._checks.MAX_SEED``): the digits train/test split, the
+        toy2d sample, and which samples ``n_train``/``n_test`` keep. It does not change mnist1d's
+        signals (see ``data_seed``) or the official splits.
     root: data folder (default ``$NBLIB_DATA`` or ``<repo>/data/cache``).
     download: fetch missing files of fashion_mnist / cifar10 / cifar10n; False -> error instead.
 
@@ -225,12 +236,9 @@ def load(name: str, *, device=None, seed: int = 0, root=None, download: bool = T
     Dataset('digits', train=1437, test=360, input_shape=(64,), classes=10, device=cpu)
     """
     check_choice("dataset", name, DATASETS)
-    allowed = _COMMON_KW + _EXTRA_KW[name]
-    unknown = sorted(set(kw) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown keyword(s) for dataset {name!r}: {', '.join(unknown)}; "
-                         f"allowed: {', '.join(allowed)}")
-    check_int("seed", seed)
+    _check_keywords(name, kw)
+    seed = check_seed(seed)
+    download = check_bool("download", download)
     dev = default_device(device)
     root = Path(root if root is not None else os.environ.get(DATA_ENV_VAR, DEFAULT_ROOT))
     n_train, n_test = kw.pop("n_train", None), kw.pop("n_test", None)
@@ -290,7 +298,7 @@ def _mnist1d(*, root, download, seed, num_samples=MNIST1D_NUM_SAMPLES, data_seed
     num_samples = check_int("num_samples", num_samples, MNIST1D_NUM_CLASSES * 2)
     if num_samples % MNIST1D_NUM_CLASSES:
         raise ValueError(f"num_samples must be a multiple of {MNIST1D_NUM_CLASSES}, got {num_samples}")
-    data_seed = check_int("data_seed", data_seed)
+    data_seed = check_seed(data_seed, "data_seed")
     spec = {"num_samples": num_samples, "seed": data_seed,
             "mnist1d": importlib.metadata.version("mnist1d")}
 

@@ -20,18 +20,15 @@ Error measure (Patrini): relative L1, sum |T_hat - T| / sum |T|.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ._checks import check_in_range, check_transition_matrix
+from ._checks import check_bool, check_in_range, check_real_array, check_transition_matrix
 
 PROB_SUM_TOL = 1e-3  # rows of probs must sum to 1 within this (float32 softmax is off by ~1e-6 * K)
 
 
 def _check_probs(probs) -> np.ndarray:
     """probs as a float64 (N, K) array of probability rows, or ValueError naming 'probs'."""
-    if isinstance(probs, torch.Tensor):
-        probs = probs.detach().cpu().double().numpy()
-    P = np.asarray(probs, dtype=np.float64)
+    P = check_real_array("probs", probs, "an (N, K) array")
     if P.ndim != 2 or P.shape[0] < 1 or P.shape[1] < 2:
         raise ValueError(f"probs must be a 2-D (N, K) array with N >= 1 and K >= 2, got shape {P.shape}")
     if not np.all(np.isfinite(P)) or np.any(P < 0):
@@ -51,6 +48,7 @@ def anchor_points(probs, percentile: float = 97.0, filter_outliers: bool = True)
     """
     P = _check_probs(probs)
     check_in_range("percentile", percentile, 0, 100, lo_open=True)
+    filter_outliers = check_bool("filter_outliers", filter_outliers)
     scores = P
     if filter_outliers:
         threshold = np.percentile(P, percentile, axis=0, method="higher")
