@@ -1,12 +1,13 @@
 """Bad inputs to the core's public API fail at the boundary, naming the parameter (issue 12).
 
-Property-based: for ``make_loss``, ``transition_matrix``, ``corrupt_labels`` and ``fit``,
-hypothesis draws one parameter and a bad value for it (a string for a number, a boolean for a number
-or the other way round, None, NaN, an infinity, a value out of range, a wrong shape, an unknown name)
-while every other argument is valid. Each call must raise a ValueError or TypeError whose message
-names the parameter, raised by nblib itself (the innermost frame of the traceback is in nblib, not
-deep inside torch, NumPy or scikit-learn); never return a result. The one exception is an absurd
-learning rate, a valid number whose right answer is ``TrainingDiverged``.
+Property-based: for ``make_loss``, ``transition_matrix``, ``corrupt_labels``, ``fit`` and the sweep
+spec (``Grid``, ``LossSpec``, ``NoiseSpec``), hypothesis draws one parameter and a bad value for it
+(a string for a number, a boolean for a number or the other way round, None, NaN, an infinity, a
+value out of range, a wrong shape, an unknown name) while every other argument is valid. Each call
+must raise a ValueError or TypeError whose message names the parameter, raised by nblib itself (the
+innermost frame of the traceback is in nblib, not deep inside torch, NumPy or scikit-learn); never
+return a result. The one exception is an absurd learning rate, a valid number whose right answer is
+``TrainingDiverged``.
 
 The parametrized tests below the property tests pin the cases named in the issue.
 """
@@ -21,7 +22,7 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import nblib
-from nblib import losses, noise
+from nblib import losses, noise, sweep
 from nblib._checks import MAX_SEED
 from nblib.train import TrainingDiverged
 
@@ -29,7 +30,7 @@ NBLIB = str(Path(nblib.__file__).resolve().parent)
 CPU = "cpu"
 K = 10
 N = 20                         # training samples: a tiny digits set keeps every fit call in milliseconds
-EXAMPLES = 50                  # hypothesis examples per entry point (4 entry points)
+EXAMPLES = 50                  # hypothesis examples per entry point (7 entry points)
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -272,6 +273,70 @@ def test_fit_refuses_every_bad_parameter(case):
         raises_naming(param.split("_value")[0], call)
 
 
+# ----------------------------------------------------------------------------- the sweep spec
+
+GRID_BAD = {
+    "name": st.sampled_from(["", "../up", ".hidden", "a/b", 3, None]),
+    "dataset": bad_choice(nblib.data.DATASETS),
+    "losses": st.sampled_from(["ce", (), ("nope",), ("forward(X)",), (("gce", {"q": "0.5"}),), 3]),
+    "noise": st.sampled_from(["sym 0.4", (), ("sym abc",), ("sym 1.5",), (("symmetric", "0.2"),), ("human worse",),
+                              ({"kind": "symmetric", "rate": 0.2, "exact": "no"},), 0.4]),
+    "seeds": st.one_of(st.sampled_from([3, (), (0, 0), ("0",)]), BAD_SEED.map(lambda s: (s,))),
+    "model": bad_choice(("auto", *nblib.models.MODELS)),
+    "model_kw": st.sampled_from(["channels=64", [("channels", 64)], {1: 2}]),
+    "dataset_kw": st.sampled_from(["n_train=10", {"n_trian": 10}, {2: 1}]),
+    "data_seed": BAD_SEED,
+    **TRAINING_BAD,
+    "estimator": st.one_of(st.sampled_from(["97", {"percentil": 97}]), bad_real(0, 100, lo_open=True).map(
+        lambda v: {"percentile": v}), BAD_BOOL.map(lambda v: {"filter_outliers": v})),
+}
+# the words an error may name for a bad value of a Grid field: the field, or the bad part inside it
+GRID_NAMES = {"losses": ("loss", "q"), "noise": ("noise", "rate", "exact"), "seeds": "seed",
+              "estimator": ("estimator", "percentile", "filter_outliers"), "dataset_kw": ("dataset_kw", "keyword")}
+
+
+@SETTINGS
+@given(st.data())
+def test_grid_refuses_every_bad_field(data):
+    field = data.draw(st.sampled_from(list(GRID_BAD)))
+    value = data.draw(GRID_BAD[field])
+    kw = {"dataset": "digits", "losses": ("ce",), "noise": ("sym 0.2",), field: value}
+    name = kw.pop("name", "g")
+    raises_naming(GRID_NAMES.get(field, field), lambda: sweep.Grid(name, **kw))
+
+
+LOSS_SPEC_BAD = {"name": bad_choice(losses.LOSSES), "params": st.sampled_from(["q=0.5", [("q", 0.5)], {1: 0.5}]),
+                 "label": st.sampled_from([1, ["gce"], b"gce"]),
+                 "transition": bad_choice(sweep.spec.TRANSITIONS, none_is_bad=False)}
+NOISE_SPEC_BAD = {"kind": bad_choice(sweep.NOISE_KINDS), "rate": bad_real(0, 1),
+                  "mapping": bad_choice(noise.ASYMMETRIC_MAPS, none_is_bad=False),
+                  "include_true": BAD_BOOL, "exact": BAD_BOOL,
+                  "label_set": bad_choice(nblib.data.CIFAR10N_KEYS, none_is_bad=False)}
+
+
+@SETTINGS
+@given(st.data())
+def test_loss_spec_refuses_every_bad_field(data):
+    field = data.draw(st.sampled_from([*LOSS_SPEC_BAD, "params value"]))
+    if field == "params value":
+        hyper = data.draw(st.sampled_from(["q", "k"]))
+        raises_naming(hyper, lambda: sweep.LossSpec("tgce", {hyper: data.draw(NUMERIC_HYPER[hyper])}).resolved(K))
+        return
+    kw = {"name": "gce", field: data.draw(LOSS_SPEC_BAD[field])}
+    raises_naming("loss" if field == "name" else field, lambda: sweep.LossSpec(**kw).resolved(K))
+
+
+@SETTINGS
+@given(st.data())
+def test_noise_spec_refuses_every_bad_field(data):
+    field = data.draw(st.sampled_from(list(NOISE_SPEC_BAD)))
+    kw = {"kind": "asymmetric" if field == "mapping" else "symmetric", "rate": 0.2,
+          field: data.draw(NOISE_SPEC_BAD[field])}
+    if field == "label_set":
+        kw["kind"] = "human"
+    raises_naming({"kind": "noise kind"}.get(field, field), lambda: sweep.NoiseSpec(**kw).resolved("cifar10n", K))
+
+
 # ----------------------------------------------------------------------------- the cases of the issue
 
 T3 = noise.transition_matrix("symmetric", K, 0.3)
@@ -280,9 +345,12 @@ T3 = noise.transition_matrix("symmetric", K, 0.3)
 @pytest.mark.parametrize("name, call", [
     ("exact", lambda: noise.corrupt_labels(digits().y_train, T3, exact="no")),
     ("include_true", lambda: noise.transition_matrix("symmetric", K, 0.3, include_true="no")),
+    ("exact", lambda: sweep.Grid("g", dataset="digits", noise=[{"kind": "symmetric", "rate": 0.2, "exact": "no"}])),
+    ("include_true", lambda: sweep.NoiseSpec("symmetric", 0.2, include_true="no")),
     ("q", lambda: losses.make_loss("gce", K, q="0.5")),
     ("q", lambda: losses.make_loss("gce", K, q=True)),
     ("lr", lambda: nblib.fit(nblib.models.make_model("mlp", digits()), digits(), lr="1e-3", progress=False)),
+    ("lr", lambda: sweep.Grid("g", dataset="digits", lr="1e-3")),
     ("T", lambda: losses.make_loss("forward", K, T="eye")),
     ("T", lambda: noise.corrupt_labels(digits().y_train, "eye")),
     ("T", lambda: nblib.estimate.estimation_error(np.eye(K), "eye")),
@@ -290,6 +358,14 @@ T3 = noise.transition_matrix("symmetric", K, 0.3)
     ("filter_outliers", lambda: nblib.estimate.estimate_transition(np.full((4, 2), 0.5), filter_outliers="no")),
     ("download", lambda: nblib.data.load("digits", download="no", device=CPU)),
     ("device", lambda: nblib.data.load("digits", device="gpu0")),
+    ("rate", lambda: sweep.NoiseSpec.parse(("symmetric", "0.2"))),
+    ("epochs", lambda: sweep.Grid("g", dataset="digits", epochs=0)),
+    ("data_seed", lambda: sweep.Grid("g", dataset="digits", data_seed=-1)),
+    ("seeds", lambda: sweep.Grid("g", dataset="digits", seeds=3)),
+    ("seeds", lambda: sweep.Grid("g", dataset="digits", seeds=(1, 1))),
+    ("percentile", lambda: sweep.Grid("g", dataset="digits", estimator={"percentile": "97"})),
+    ("mapping", lambda: sweep.Grid("g", dataset="toy2d", noise=[("asymmetric", 0.2)])),
+    ("keyword", lambda: sweep.Grid("g", dataset="digits", dataset_kw={"n_trian": 10})),
     ("loss_params", lambda: nblib.fit(nblib.models.make_model("mlp", digits()), digits(), loss="gce",
                                       loss_params="q", progress=False)),
     ("callback", lambda: nblib.fit(nblib.models.make_model("mlp", digits()), digits(), callback=1, progress=False)),
@@ -297,6 +373,10 @@ T3 = noise.transition_matrix("symmetric", K, 0.3)
     ("val", lambda: nblib.fit(nblib.models.make_model("mlp", digits()), digits(), val=("x", "y"), progress=False)),
     ("prune_start", lambda: nblib.fit(nblib.models.make_model("mlp", digits()), digits(), prune_start="1",
                                       progress=False)),
+    ("progress", lambda: sweep.run_grid(sweep.Grid("g", dataset="toy2d", losses=("ce",), noise=("sym 0",)),
+                                        root="/nonexistent", progress="no")),
+    ("threads", lambda: sweep.run_grid(sweep.Grid("g", dataset="toy2d", losses=("ce",), noise=("sym 0",)),
+                                       root="/nonexistent", threads=0, progress=False)),
 ])
 def test_the_issues_bad_options_name_their_parameter(name, call):
     raises_naming(name, call)
@@ -311,6 +391,8 @@ SEED_CALLS = {
     "make_model": lambda s: nblib.models.make_model("mlp", digits(), seed=s),
     "load digits": lambda s: nblib.data.load("digits", seed=s, device=CPU),
     "load toy2d": lambda s: nblib.data.load("toy2d", seed=s, device=CPU),
+    "Grid": lambda s: sweep.Grid("g", dataset="digits", seeds=(s,)),
+    "Grid data_seed": lambda s: sweep.Grid("g", dataset="digits", data_seed=s),
 }
 
 

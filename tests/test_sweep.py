@@ -70,7 +70,10 @@ def test_key_is_a_hash_of_the_canonical_config():
     (dict(noise=("sym 1.5",)), r"rate must be in \[0, 1\]"),
     (dict(noise=("human worse",)), "needs dataset 'cifar10n'"),
     (dict(noise=(("gaussian", 0.1),)), "unknown noise kind"),
-    (dict(seeds=(-1,)), "seed must be in"),
+    (dict(seeds=(-1,)), r"seeds\[0\] must be in"),
+    (dict(noise=({"kind": "symmetric", "rate": 0.2, "mapping": "mnist"},)), "mapping applies to asymmetric"),
+    (dict(noise=({"kind": "pair", "rate": 0.2, "include_true": True},)), "include_true applies to symmetric"),
+    (dict(noise=({"kind": "symmetric", "rate": 0.2, "exact": "no"},)), "exact must be True or False"),
 ])
 def test_bad_grid_specs_fail_early_with_a_clear_message(bad, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -294,3 +297,11 @@ def test_results_frame_and_mean_std_table(tmp_path):
     cell = df[(df.loss == "gce") & (df.noise == "sym 0.3")]["final_test_acc"] * 100
     assert table.loc["gce", "sym 0.3"] == f"{cell.mean():.1f} ± {cell.std():.1f}"
     assert res.pivot("best_test_acc").shape == (2, 2)
+
+
+# ----------------------------------------------------------------------------- noise spec text
+
+@pytest.mark.parametrize("text", ["sym abc", "sym 0.4 0.2", "gaussian 0.1", "", "sym 0,4"])
+def test_a_bad_noise_spec_names_itself_and_the_expected_form(text):
+    with pytest.raises(ValueError, match=rf"noise spec {text!r}:.*e\.g\. 'sym 0\.4'"):
+        sweep.NoiseSpec.parse(text)

@@ -275,6 +275,12 @@ def run_grid(grid: Grid, *, root=None, executor: cf.Executor | None = None, engi
     check_choice("on_corrupt", on_corrupt, ("raise", "recompute"))
     check_choice("stack_by", stack_by, ("group", "cell"))
     stack_size = check_int("stack_size", stack_size, 1)
+    threads = None if threads is None else check_int("threads", threads, 1)
+    check_bool("progress", progress)
+    if on_result is not None and not callable(on_result):
+        raise TypeError(f"on_result must be a function on_result(result), got {on_result!r}")
+    if device is not None:
+        pick_device(device)         # a bad device fails here, not in every worker
     if executor is not None and not isinstance(executor, cf.Executor) and not hasattr(executor, "submit"):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
     t0 = time.perf_counter()
