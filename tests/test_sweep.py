@@ -173,26 +173,35 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp_file(tmp_path, 
 
 
 KILL_GRID = dict(dataset="toy2d", losses=("ce", "gce", "mae"), noise=("sym 0.0", "sym 0.2", "sym 0.4"),
-                 seeds=(0,), epochs=20)     # 9 runs of ~0.3 s each
-KILL_SCRIPT = textwrap.dedent(f"""
+                 seeds=(0,))     # 9 runs of ~0.3 s each at 20 epochs
+KILL_SCRIPT = textwrap.dedent("""
     import sys, torch
     from nblib import sweep
-    torch.set_num_threads(1)
-    grid = sweep.Grid("killme", **{KILL_GRID!r})
+
     def saved(res):
         print("saved", res["key"], flush=True)
-    sweep.run_grid(grid, root=sys.argv[1], engine="sequential", progress=False, on_result=saved)
-    print("finished", flush=True)
-""")
+
+    if __name__ == "__main__":
+        torch.set_num_threads(1)
+        root, workers, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        grid = sweep.Grid("killme", epochs=epochs, **%r)
+        executor = sweep.process_pool(workers) if workers else None
+        sweep.run_grid(grid, root=root, engine="sequential", progress=False, on_result=saved, executor=executor,
+                       threads=1)
+        print("finished", flush=True)
+""" % (KILL_GRID,))
+WORKERS_EXIT_SECONDS = 5     # a pool worker polls for its parent every PARENT_POLL_SECONDS (0.5 s)
 
 
-def test_kill_9_in_the_middle_loses_at_most_the_run_in_flight(tmp_path):
-    """Kill a sweep subprocess with SIGKILL while it writes results; no file may be damaged, and
-    the rerun computes exactly the runs that are not on disk."""
+@pytest.mark.parametrize("workers, epochs", [(0, 20), (2, 60)], ids=["in-process", "process-pool"])
+def test_kill_9_in_the_middle_loses_at_most_the_run_in_flight(tmp_path, workers, epochs):
+    """Kill a sweep subprocess with SIGKILL while it writes results; no file may be damaged, the
+    rerun computes exactly the runs that are not on disk, and no pool worker is left running."""
+    psutil = pytest.importorskip("psutil")
     env = {**os.environ, "NBLIB_DEVICE": "cpu", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    reported = []
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), str(workers), str(epochs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    reported, children = [], []
     try:
         deadline = time.monotonic() + 120
         while len(reported) < 3 and time.monotonic() < deadline:
@@ -202,22 +211,44 @@ def test_kill_9_in_the_middle_loses_at_most_the_run_in_flight(tmp_path):
             if line.startswith("saved"):
                 reported.append(line.split()[1])
         assert len(reported) >= 3, proc.stderr.read()
+        children = psutil.Process(proc.pid).children(recursive=True)
         os.kill(proc.pid, signal.SIGKILL)                  # no cleanup handlers run
         proc.wait(timeout=30)
+        # the pool's workers (and its resource tracker) exit on their own once their parent is gone
+        _, alive = psutil.wait_procs(children, timeout=WORKERS_EXIT_SECONDS)
+        assert not alive, f"still running {WORKERS_EXIT_SECONDS} s after the sweep was killed: {alive}"
     finally:
         if proc.poll() is None:
             proc.kill()
+        for child in children:
+            if child.is_running():
+                child.kill()
     assert proc.returncode == -signal.SIGKILL
+    assert len(children) >= workers                     # the pool was running (the check above is not vacuous)
     folder = tmp_path / "killme"
     stored = {p.stem for p in folder.glob("*.json")}
     for key in stored:                                      # every file on disk is complete and valid
         sweep.ResultCache(folder).load(key)
-    assert set(reported) <= stored and len(stored - set(reported)) <= 1   # lost: at most the run in flight
-    grid = sweep.Grid("killme", **KILL_GRID)
+    in_flight = max(workers, 1)
+    assert set(reported) <= stored and len(stored - set(reported)) <= in_flight   # lost: at most the runs in flight
+    grid = sweep.Grid("killme", epochs=epochs, **KILL_GRID)
     assert len(stored) < len(grid), "the sweep finished before it was killed; make the runs longer"
     rerun = sweep.run_grid(grid, root=tmp_path, engine="sequential", progress=False)
     assert (rerun.cached, rerun.computed) == (len(stored), len(grid) - len(stored))
     assert not list(folder.glob("*.tmp")) or all(p.name.startswith(".") for p in folder.glob("*.tmp"))
+
+
+def test_exit_with_parent_is_a_no_op_outside_a_pool_worker():
+    """In the sweep process itself (executor=None, threads) and in a process that is not the
+    submitter's child (a Dask worker) no watchdog thread starts."""
+    import threading
+
+    before = {t.name for t in threading.enumerate()}
+    sweep.exit_with_parent(os.getpid())                     # the parent itself
+    sweep.exit_with_parent(os.getppid() + 10**6)            # not our parent
+    assert {t.name for t in threading.enumerate()} == before
+    with pytest.raises(ValueError, match="workers must be in"):
+        sweep.process_pool(0)
 
 
 # ----------------------------------------------------------------------------- engines and executors

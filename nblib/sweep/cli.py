@@ -1,11 +1,9 @@
 """Command line: ``python -m nblib.sweep GRID`` computes (or completes) one of the course's stored grids."""
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
-import sys
 
-from .run import DEFAULT_STACK, ENGINES, run_grid
+from .run import DEFAULT_STACK, ENGINES, process_pool, run_grid
 
 def main(argv=None) -> int:
     """``python -m nblib.sweep GRID [--engine E] [--workers N | --dask ADDRESS] [--root DIR]``."""
@@ -38,9 +36,7 @@ def main(argv=None) -> int:
         client = Client(args.dask)
         executor = client.get_executor()
     elif args.workers:
-        import multiprocessing
-
-        executor = cf.ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"))
+        executor = process_pool(args.workers)
     try:
         res = run_grid(grid, root=args.root, executor=executor, engine=args.engine, stack_size=args.stack_size,
                        stack_by=args.stack_by,
