@@ -330,9 +330,27 @@ def test_results_frame_and_mean_std_table(tmp_path):
     assert res.pivot("best_test_acc").shape == (2, 2)
 
 
-# ----------------------------------------------------------------------------- noise spec text
+# ----------------------------------------------------------------------------- noise spec text, command line
 
 @pytest.mark.parametrize("text", ["sym abc", "sym 0.4 0.2", "gaussian 0.1", "", "sym 0,4"])
 def test_a_bad_noise_spec_names_itself_and_the_expected_form(text):
     with pytest.raises(ValueError, match=rf"noise spec {text!r}:.*e\.g\. 'sym 0\.4'"):
         sweep.NoiseSpec.parse(text)
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--epochs", "0"], "--epochs"), (["--seeds", "0"], "--seeds"), (["--epochs", "0", "--seeds", "0"], "--epochs"),
+    (["--epochs", "-3"], "--epochs"), (["--seeds", "two"], "--seeds"), (["--workers", "-1"], "--workers"),
+    (["--stack-size", "0"], "--stack-size"), (["--threads", "0"], "--threads"),
+    (["--workers", "2", "--dask", "tcp://x:1"], "--dask"),
+])
+def test_the_command_line_refuses_bad_values_instead_of_using_defaults(args, option, capsys, tmp_path):
+    """--epochs 0 --seeds 0 used to run the grid's 20 epochs and seeds (0, 1, 2) (truthiness)."""
+    from nblib.sweep.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["digits-classroom", "--root", str(tmp_path), *args])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and ("must be an integer >=" in err or "not both" in err), err
+    assert not list(tmp_path.iterdir())                 # nothing was computed
