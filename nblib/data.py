@@ -22,6 +22,8 @@ Downloads (urllib, ``DOWNLOAD_TIMEOUT`` s) go to a temporary file that replaces 
 after its SHA-256 matched the constant in ``FILES``; a file that is already there is checked the
 same way. Offline, the error says which files to put where. Parsed arrays are cached as ``.npz``
 next to the raw files (written atomically: temp file + ``os.replace``), so later loads are instant.
+A cache is checked when it is read (every array there, labels in [0, K), one label per input): an
+unreadable or damaged one is rebuilt from its source, with a warning that names the file.
 
 Data root: ``root=`` argument, else ``$NBLIB_DATA``, else ``<repo>/data/cache``; dataset ``name``
 lives in ``<root>/<name>/``.
@@ -96,6 +98,7 @@ CIFAR10_TEST_BATCH = "test_batch"
 CIFAR10N_KEYS = {"aggre": "aggre_label", "worse": "worse_label", "random1": "random_label1",
                  "random2": "random_label2", "random3": "random_label3"}
 IDX_UBYTE = 0x08  # IDX type code for unsigned bytes; magic = 0x0000 | type << 8 | ndim
+CACHE_ARRAYS = ("x_train", "y_train", "x_test", "y_test")  # what every parsed .npz cache holds
 
 
 class RemoteFile(NamedTuple):
@@ -315,7 +318,7 @@ def _mnist1d(*, root, download, seed, num_samples=MNIST1D_NUM_SAMPLES, data_seed
         return dict(x_train=d["x"].astype(np.float32), y_train=d["y"].astype(np.int64),
                     x_test=d["x_test"].astype(np.float32), y_test=d["y_test"].astype(np.int64))
 
-    arrays = _cached(root / "mnist1d" / f"mnist1d-{_digest(spec)}.npz", generate)
+    arrays = _cached(root / "mnist1d" / f"mnist1d-{_digest(spec)}.npz", generate, MNIST1D_NUM_CLASSES)
     return arrays, [str(i) for i in range(MNIST1D_NUM_CLASSES)]
 
 
@@ -361,7 +364,7 @@ def _fashion_mnist(*, root, download, seed):
                     y_train=_read_idx(p["train-labels-idx1-ubyte.gz"], 1).astype(np.int64),
                     x_test=_read_idx(p["t10k-images-idx3-ubyte.gz"], 3)[:, None],
                     y_test=_read_idx(p["t10k-labels-idx1-ubyte.gz"], 1).astype(np.int64))
-    arrays = _cached_remote("fashion_mnist", root, download, parse)
+    arrays = _cached_remote("fashion_mnist", root, download, parse, len(FASHION_MNIST_CLASSES))
     for split in ("train", "test"):
         arrays[f"x_{split}"] = _normalise(arrays[f"x_{split}"], (FASHION_MNIST_MEAN,), (FASHION_MNIST_STD,))
     return arrays, FASHION_MNIST_CLASSES
@@ -379,7 +382,7 @@ def _cifar10(*, root, download, seed):
             test = _cifar_batch(tar, CIFAR10_TEST_BATCH)
         return dict(x_train=np.concatenate([x for x, _ in train]), y_train=np.concatenate([y for _, y in train]),
                     x_test=test[0], y_test=test[1])
-    arrays = _cached_remote("cifar10", root, download, parse)
+    arrays = _cached_remote("cifar10", root, download, parse, len(CIFAR10_CLASSES))
     for split in ("train", "test"):
         arrays[f"x_{split}"] = _normalise(arrays[f"x_{split}"], CIFAR10_MEAN, CIFAR10_STD)
     return arrays, CIFAR10_CLASSES
@@ -475,24 +478,46 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _cached(path: Path, build) -> dict[str, np.ndarray]:
-    """Arrays from ``path`` (.npz) if it exists and reads, else ``build()`` them and save atomically."""
+def _cached(path: Path, build, num_classes: int) -> dict[str, np.ndarray]:
+    """Arrays from ``path`` (.npz) if it exists, reads and passes :func:`_cache_problem`, else
+    ``build()`` them and save atomically. A cache that exists but is unusable is rebuilt with a
+    ``RuntimeWarning`` naming it and what was wrong (never a bare KeyError, never silent acceptance)."""
     if path.exists():
         try:
             with np.load(path) as f:
-                return {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-            pass  # unreadable cache: rebuild it
+                arrays = {k: f[k] for k in f.files}
+            problem = _cache_problem(arrays, num_classes)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            problem = f"it cannot be read ({e})"
+        if problem is None:
+            return arrays
+        warnings.warn(f"data cache {path}: {problem}; rebuilding it from its source", RuntimeWarning, stacklevel=2)
     arrays = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, _save_npz(arrays))
     return arrays
 
 
-def _cached_remote(name: str, root: Path, download: bool, parse) -> dict[str, np.ndarray]:
+def _cache_problem(arrays: dict[str, np.ndarray], num_classes: int) -> str | None:
+    """What makes parsed arrays unusable (None: nothing): a missing array, labels that are not one
+    integer in [0, num_classes) per input."""
+    missing = [k for k in CACHE_ARRAYS if k not in arrays]
+    if missing:
+        return f"array(s) {', '.join(missing)} missing"
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) != len(x):
+            return (f"y_{split} is not one integer label per input (shape {y.shape}, dtype {y.dtype}; "
+                    f"x_{split} {x.shape})")
+        if y.size and (y.min() < 0 or y.max() >= num_classes):
+            return f"y_{split} holds labels in [{y.min()}, {y.max()}], outside [0, {num_classes - 1}]"
+    return None
+
+
+def _cached_remote(name: str, root: Path, download: bool, parse, num_classes: int) -> dict[str, np.ndarray]:
     """Parsed arrays of a downloaded set, cached under a key made of its files' checksums."""
     key = _digest([[f.filename, f.sha256] for f in FILES[name]])
-    return _cached(root / name / f"{name}-{key}.npz", lambda: parse(_fetch(name, root, download)))
+    return _cached(root / name / f"{name}-{key}.npz", lambda: parse(_fetch(name, root, download)), num_classes)
 
 
 def _atomic_write(path: Path, write) -> None:
