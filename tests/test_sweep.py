@@ -172,6 +172,23 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp_file(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_missing_number_is_stored_as_null_in_an_ordinary_file(tmp_path):
+    """Standard JSON (other readers reject a bare NaN) with mode 0644 (mkstemp's 0600 hid results from
+    other users); read back, null is NaN again."""
+    result = sweep.run_one(toy_grid(noise=("sym 0.0",)).runs()[0], device=CPU)
+    assert np.isnan(result["metrics"]["final_flipped_acc_noisy"])          # no flipped sample: no accuracy
+    path = sweep.ResultCache(tmp_path).save(result)
+    text = path.read_text()
+    assert "NaN" not in text and '"final_flipped_acc_noisy": null' in text
+    json.loads(text, parse_constant=_no_constant)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert np.isnan(sweep.read_result(path)["metrics"]["final_flipped_acc_noisy"])
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not standard JSON")
+
+
 KILL_GRID = dict(dataset="toy2d", losses=("ce", "gce", "mae"), noise=("sym 0.0", "sym 0.2", "sym 0.4"),
                  seeds=(0,))     # 9 runs of ~0.3 s each at 20 epochs
 KILL_SCRIPT = textwrap.dedent("""
