@@ -371,3 +371,43 @@ def test_the_command_line_refuses_bad_values_instead_of_using_defaults(args, opt
     err = capsys.readouterr().err
     assert option in err and ("must be an integer >=" in err or "not both" in err), err
     assert not list(tmp_path.iterdir())                 # nothing was computed
+
+
+# ----------------------------------------------------------------------------- the committed results
+
+def _committed_results():
+    try:
+        out = subprocess.run(["git", "ls-files", "-s", "--", "data/results"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    entries = [line.split(None, 3) for line in out.splitlines()]
+    return [(mode, REPO / path) for mode, _, _, path in entries if path.endswith(".json")]
+
+
+def test_every_committed_result_is_standard_json_with_mode_0644():
+    """Other JSON readers reject bare NaN; results are ordinary files (issue 12, item 7)."""
+    results = _committed_results()
+    assert results
+    for mode, path in results:
+        assert mode == "100644", f"{path}: git mode {mode}"
+        result = json.loads(path.read_text(), parse_constant=_no_constant)
+        assert result["key"] == path.stem
+
+
+def test_the_migration_tool_rewrites_old_files_without_changing_keys_or_numbers(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("migrate_results", REPO / "tools" / "migrate_results.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    result = sweep.run_one(toy_grid(noise=("sym 0.0",)).runs()[0], device=CPU)
+    old = tmp_path / "grid" / f"{result['key']}.json"
+    old.parent.mkdir()
+    old.write_text(json.dumps(result, indent=1, sort_keys=True))        # the old writer: bare NaN
+    old.chmod(0o600)
+    assert tool.needs_migration(old) and tool.main([str(tmp_path), "--check"]) == 1
+    assert tool.main([str(tmp_path)]) == 0
+    assert [p.name for p in old.parent.iterdir()] == [old.name] and tool.needs_migration(old) is None
+    assert old.stat().st_mode & 0o777 == 0o644
+    assert sweep.same_result(sweep.read_result(old), result) and tool.main([str(tmp_path), "--check"]) == 0
