@@ -27,6 +27,8 @@ Downloads (urllib, ``DOWNLOAD_TIMEOUT`` s) go to a temporary file that replaces 
 after its SHA-256 matched the constant in ``FILES``; a file that is already there is checked the
 same way. Offline, the error says which files to put where. Parsed arrays are cached as ``.npz``
 next to the raw files (written atomically: temp file + ``os.replace``), so later loads are instant.
+A cache is checked when it is read (every array there, labels in [0, K), one label per input): an
+unreadable or damaged one is rebuilt from its source, with a warning that names the file.
 
 Data root: ``root=`` argument, else ``$NBLIB_DATA``, else ``<repo>/data/cache``; dataset ``name``
 lives in ``<root>/<name>/``.
@@ -65,6 +67,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -72,7 +75,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from nblib._checks import check_choice, check_in_range, check_int
+from nblib._checks import check_bool, check_choice, check_in_range, check_int, check_seed
 from nblib._device import device as default_device
 from nblib.noise import CIFAR100_FINE_NAMES, CIFAR100_SUPERCLASS_NAMES, CIFAR100_SUPERCLASSES
 
@@ -122,6 +125,7 @@ CIFAR_N_LABEL_FILES = {
                   "noisy_coarse_label": len(CIFAR100_SUPERCLASS_NAMES)},
 }
 IDX_UBYTE = 0x08  # IDX type code for unsigned bytes; magic = 0x0000 | type << 8 | ndim
+CACHE_ARRAYS = ("x_train", "y_train", "x_test", "y_test")  # what every parsed .npz cache holds
 
 
 class RemoteFile(NamedTuple):
@@ -237,9 +241,19 @@ _EXTRA_KW = {"digits": (), "mnist1d": ("num_samples", "data_seed"),
 _FIXED_CLASSES = {"digits": 10, "mnist1d": MNIST1D_NUM_CLASSES, "fashion_mnist": 10, "cifar10": 10, "cifar10n": 10}
 
 
+def _check_keywords(name: str, kw: dict) -> None:
+    """Raise naming any keyword that dataset ``name`` does not take."""
+    allowed = _COMMON_KW + _EXTRA_KW[name]
+    unknown = sorted(set(kw) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown keyword(s) for dataset {name!r}: {', '.join(unknown)}; "
+                         f"allowed: {', '.join(allowed)}")
+
+
 def num_classes(name: str, **kw) -> int:
     """K of dataset ``name`` loaded with keywords ``kw``, without loading it (toy2d: from its keywords)."""
     check_choice("dataset", name, DATASETS)
+    _check_keywords(name, kw)
     if name in _FIXED_CLASSES:
         return _FIXED_CLASSES[name]
     if kw.get("variant", "moons") == "moons":
@@ -251,8 +265,9 @@ def load(name: str, *, device=None, seed: int = 0, root=None, download: bool = T
     """Load dataset ``name`` (one of ``DATASETS``) as tensors on ``device``.
 
     device: where the tensors go; None -> ``nblib._device.device()`` (cuda > mps > cpu).
-    seed: the digits train/test split, the toy2d sample, and which samples ``n_train``/``n_test``
-        keep. It does not change mnist1d's signals (see ``data_seed``) or the official splits.
+    seed: an integer in [0, 2**32 - 1] (``nblib._checks.MAX_SEED``): the digits train/test split, the
+        toy2d sample, and which samples ``n_train``/``n_test`` keep. It does not change mnist1d's
+        signals (see ``data_seed``) or the official splits.
     root: data folder (default ``$NBLIB_DATA`` or ``<repo>/data/cache``).
     download: fetch missing files of fashion_mnist / cifar10(n) / cifar100(n); False -> error instead.
 
@@ -268,12 +283,9 @@ def load(name: str, *, device=None, seed: int = 0, root=None, download: bool = T
     Dataset('digits', train=1437, test=360, input_shape=(64,), classes=10, device=cpu)
     """
     check_choice("dataset", name, DATASETS)
-    allowed = _COMMON_KW + _EXTRA_KW[name]
-    unknown = sorted(set(kw) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown keyword(s) for dataset {name!r}: {', '.join(unknown)}; "
-                         f"allowed: {', '.join(allowed)}")
-    check_int("seed", seed)
+    _check_keywords(name, kw)
+    seed = check_seed(seed)
+    download = check_bool("download", download)
     dev = default_device(device)
     root = Path(root if root is not None else os.environ.get(DATA_ENV_VAR, DEFAULT_ROOT))
     n_train, n_test, n_val = kw.pop("n_train", None), kw.pop("n_test", None), kw.pop("n_val", None)
@@ -361,7 +373,7 @@ def _mnist1d(*, root, download, seed, num_samples=MNIST1D_NUM_SAMPLES, data_seed
     num_samples = check_int("num_samples", num_samples, MNIST1D_NUM_CLASSES * 2)
     if num_samples % MNIST1D_NUM_CLASSES:
         raise ValueError(f"num_samples must be a multiple of {MNIST1D_NUM_CLASSES}, got {num_samples}")
-    data_seed = check_int("data_seed", data_seed)
+    data_seed = check_seed(data_seed, "data_seed")
     spec = {"num_samples": num_samples, "seed": data_seed,
             "mnist1d": importlib.metadata.version("mnist1d")}
 
@@ -378,7 +390,7 @@ def _mnist1d(*, root, download, seed, num_samples=MNIST1D_NUM_SAMPLES, data_seed
         return dict(x_train=d["x"].astype(np.float32), y_train=d["y"].astype(np.int64),
                     x_test=d["x_test"].astype(np.float32), y_test=d["y_test"].astype(np.int64))
 
-    arrays = _cached(root / "mnist1d" / f"mnist1d-{_digest(spec)}.npz", generate)
+    arrays = _cached(root / "mnist1d" / f"mnist1d-{_digest(spec)}.npz", generate, MNIST1D_NUM_CLASSES)
     return arrays, [str(i) for i in range(MNIST1D_NUM_CLASSES)]
 
 
@@ -424,7 +436,7 @@ def _fashion_mnist(*, root, download, seed):
                     y_train=_read_idx(p["train-labels-idx1-ubyte.gz"], 1).astype(np.int64),
                     x_test=_read_idx(p["t10k-images-idx3-ubyte.gz"], 3)[:, None],
                     y_test=_read_idx(p["t10k-labels-idx1-ubyte.gz"], 1).astype(np.int64))
-    arrays = _cached_remote("fashion_mnist", root, download, parse)
+    arrays = _cached_remote("fashion_mnist", root, download, parse, len(FASHION_MNIST_CLASSES))
     for split in ("train", "test"):
         arrays[f"x_{split}"] = _normalise(arrays[f"x_{split}"], (FASHION_MNIST_MEAN,), (FASHION_MNIST_STD,))
     return arrays, FASHION_MNIST_CLASSES
@@ -466,7 +478,7 @@ def _cifar(*, root, download, seed, name):
             test = _cifar_batch(tar, layout.test, layout.label_key)
         return dict(x_train=np.concatenate([x for x, _ in train]), y_train=np.concatenate([y for _, y in train]),
                     x_test=test[0], y_test=test[1])
-    arrays = _cached_remote(name, root, download, parse)
+    arrays = _cached_remote(name, root, download, parse, len(layout.classes))
     for split in ("train", "test"):
         arrays[f"x_{split}"] = _normalise(arrays[f"x_{split}"], layout.mean, layout.std)
     return arrays, layout.classes
@@ -622,24 +634,46 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _cached(path: Path, build) -> dict[str, np.ndarray]:
-    """Arrays from ``path`` (.npz) if it exists and reads, else ``build()`` them and save atomically."""
+def _cached(path: Path, build, num_classes: int) -> dict[str, np.ndarray]:
+    """Arrays from ``path`` (.npz) if it exists, reads and passes :func:`_cache_problem`, else
+    ``build()`` them and save atomically. A cache that exists but is unusable is rebuilt with a
+    ``RuntimeWarning`` naming it and what was wrong (never a bare KeyError, never silent acceptance)."""
     if path.exists():
         try:
             with np.load(path) as f:
-                return {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-            pass  # unreadable cache: rebuild it
+                arrays = {k: f[k] for k in f.files}
+            problem = _cache_problem(arrays, num_classes)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            problem = f"it cannot be read ({e})"
+        if problem is None:
+            return arrays
+        warnings.warn(f"data cache {path}: {problem}; rebuilding it from its source", RuntimeWarning, stacklevel=2)
     arrays = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, _save_npz(arrays))
     return arrays
 
 
-def _cached_remote(name: str, root: Path, download: bool, parse) -> dict[str, np.ndarray]:
+def _cache_problem(arrays: dict[str, np.ndarray], num_classes: int) -> str | None:
+    """What makes parsed arrays unusable (None: nothing): a missing array, labels that are not one
+    integer in [0, num_classes) per input."""
+    missing = [k for k in CACHE_ARRAYS if k not in arrays]
+    if missing:
+        return f"array(s) {', '.join(missing)} missing"
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) != len(x):
+            return (f"y_{split} is not one integer label per input (shape {y.shape}, dtype {y.dtype}; "
+                    f"x_{split} {x.shape})")
+        if y.size and (y.min() < 0 or y.max() >= num_classes):
+            return f"y_{split} holds labels in [{y.min()}, {y.max()}], outside [0, {num_classes - 1}]"
+    return None
+
+
+def _cached_remote(name: str, root: Path, download: bool, parse, num_classes: int) -> dict[str, np.ndarray]:
     """Parsed arrays of a downloaded set, cached under a key made of its files' checksums."""
     key = _digest([[f.filename, f.sha256] for f in FILES[name]])
-    return _cached(root / name / f"{name}-{key}.npz", lambda: parse(_fetch(name, root, download)))
+    return _cached(root / name / f"{name}-{key}.npz", lambda: parse(_fetch(name, root, download)), num_classes)
 
 
 def _atomic_write(path: Path, write) -> None:

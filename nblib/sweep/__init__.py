@@ -12,8 +12,8 @@
     print(res.table())                    # loss x noise, "mean ± std" over seeds
 """
 from .cache import FORMAT, RESULTS_ENV_VAR, ResultCache, SweepCacheError, default_root, read_result
-from .run import (DEFAULT_STACK, ENGINES, FINGERPRINT, load_grid, recompute, run_grid, run_one, run_stack,
-                  same_machine, same_result, versions)
+from .run import (DEFAULT_STACK, ENGINES, FINGERPRINT, bundle, exit_with_parent, load_grid, process_pool, recompute,
+                  run_grid, run_one, run_stack, same_machine, same_result, versions)
 from .spec import (CLASSROOM_LOSSES, CLASSROOM_NOISE, NOISE_KINDS, PROTOCOL, Grid, LossSpec, NoiseSpec,
                    canonical_json, noise_label, run_key)
 from .tables import METRICS, SweepResult, curves_frame, per_seed, pivot, results_frame, summary_table
@@ -23,6 +23,5 @@ __all__ = [
     "Grid", "CLASSROOM_LOSSES", "CLASSROOM_NOISE", "NOISE_KINDS", "DEFAULT_STACK", "METRICS", "run_key",
     "canonical_json", "run_one", "run_stack", "ResultCache", "SweepResult", "run_grid", "load_grid", "recompute",
     "same_result", "same_machine", "FINGERPRINT", "results_frame", "curves_frame", "per_seed", "summary_table",
-    "pivot", "versions",
-    "read_result", "noise_label",
+    "pivot", "versions", "read_result", "noise_label", "bundle", "process_pool", "exit_with_parent",
 ]

@@ -1,6 +1,8 @@
 """The result cache: one JSON file per run, named by its config's key, written atomically.
 
     <root>/<grid name>/<sha256 of the canonical JSON of the config>.json
+    <root>/<grid name>.json.gz      the bundle: every result of the grid in one file (shipped with
+                                    the package, so a pip install without the checkout has them)
 
 Each file holds ``"format": "nblib-sweep/1"``, the config, the per-epoch history, summary metrics,
 wall time, device, engine and versions. It is standard JSON: a missing number (NaN, e.g. the
@@ -14,6 +16,7 @@ its config raises :class:`SweepCacheError` naming the file and what to do.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -144,3 +147,44 @@ def read_result(path, expect_key: str | None = None) -> dict:
                               "delete it to recompute")
     return result
 
+
+
+def bundle_path(root, grid_name: str) -> Path:
+    """Where the bundle of grid ``grid_name`` lives under ``root``."""
+    return Path(root) / f"{grid_name}.json.gz"
+
+
+def write_bundle(results: list, path) -> Path:
+    """Write ``results`` (in this order) as one gzipped JSON list, byte-for-byte reproducible
+    (sorted keys, no timestamp in the gzip header), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps([_null_for_nan(r) for r in results], sort_keys=True, separators=(",", ":"), allow_nan=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, FILE_MODE)
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+            f.write(text.encode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_bundle(path) -> dict:
+    """The results of a bundle, validated, as {key: result}; :class:`SweepCacheError` if unusable."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rt") as f:
+            results = json.load(f)
+    except (OSError, EOFError, json.JSONDecodeError) as e:
+        raise SweepCacheError(f"{path}: not a readable bundle ({e}); delete it and rebuild it with "
+                              "`python -m nblib.sweep GRID --bundle`") from None
+    if not isinstance(results, list):
+        raise SweepCacheError(f"{path}: a bundle holds a JSON list of results, got {type(results).__name__}")
+    out = {}
+    for i, r in enumerate(results):
+        _validate(r, f"{path} [{i}]")
+        out[r["key"]] = _nan_for_null(r)
+    return out

@@ -17,10 +17,11 @@ a stack of up to ``stack_size`` models of one architecture at once (:func:`nblib
 agree in distribution; the engine is recorded in each result (with the stack it was trained in),
 and :func:`recompute` replays a result exactly the way it was made.
 
-Parallel: ``executor=`` takes any ``concurrent.futures.Executor``: a ``ProcessPoolExecutor`` on one
-machine, or a Dask cluster through ``distributed.Client(address).get_executor()``. Workers only
-compute; the calling process writes every result as it arrives, so workers need nblib and the data,
-not the cache folder.
+Parallel: ``executor=`` takes any ``concurrent.futures.Executor``: a process pool on one machine
+(:func:`process_pool`), or a Dask cluster through ``distributed.Client(address).get_executor()``.
+Workers only compute; the calling process writes every result as it arrives, so workers need nblib
+and the data, not the cache folder. A pool worker exits when the sweep that started it dies, even by
+``kill -9`` (:func:`exit_with_parent`), instead of computing an orphaned task at 100 % CPU.
 """
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ import concurrent.futures as cf
 import datetime
 import functools
 import json
+import multiprocessing
+import os
 import platform
+import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -45,12 +49,13 @@ from ..losses import make_loss
 from ..models import make_model
 from ..noise import corrupt_labels, empirical_transition, transition_matrix
 from ..train import History, fit, fit_batched, predict_proba, stack_pays
-from .cache import FORMAT, ResultCache, SweepCacheError, _validate, default_root
+from .cache import FORMAT, ResultCache, SweepCacheError, _validate, bundle_path, default_root, read_bundle, write_bundle
 from .spec import PROTOCOL, Grid, _plain, canonical_json, noise_label, run_key
 from .tables import SweepResult
 
 ENGINES = ("auto", "sequential", "vmap")
 DEFAULT_STACK = 32           # models per vmap stack (memory ~ stack x batch x activations)
+PARENT_POLL_SECONDS = 0.5    # how often a pool worker checks that the sweep process that started it lives
 
 
 def versions() -> dict:
@@ -239,8 +244,48 @@ def _vmap_pays(config: dict, device=None) -> bool:
     return stack_pays(_make_model(config, data), pick_device(device))
 
 
-def _execute(task: list[dict], engine: str, device, threads: int | None) -> list[dict]:
-    """Worker entry point (module level, so executors can pickle it): compute one task."""
+_watching_parent = False    # set in a worker process once its exit_with_parent thread runs
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """In a child process of ``parent_pid``: exit as soon as that parent is gone (a daemon thread).
+
+    A process-pool worker is not told when the sweep process is killed with SIGKILL: it finishes
+    its task (minutes at 100 % CPU) and then waits for the next one forever. So a daemon thread
+    polls ``os.getppid()`` every ``PARENT_POLL_SECONDS``; when the worker has been re-parented (its
+    parent died) it ends the process with ``os._exit``: no result is lost that the parent could
+    still have saved. Portable: a no-op in ``parent_pid`` itself (``executor=None``, threads), in a
+    process that is not its child (a Dask worker), and where ``getppid`` keeps reporting a dead
+    parent (Windows). Idempotent: one thread per process.
+    """
+    global _watching_parent
+    if _watching_parent or os.getpid() == parent_pid or os.getppid() != parent_pid:
+        return
+    _watching_parent = True
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nblib-exit-with-parent", daemon=True).start()
+
+
+def process_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """A local pool of ``workers`` processes for :func:`run_grid` (``spawn``: safe with torch threads
+    and CUDA), whose workers exit with the process that made the pool (:func:`exit_with_parent`)."""
+    workers = check_int("workers", workers, 1)
+    return cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=exit_with_parent, initargs=(os.getpid(),))
+
+
+def _execute(task: list[dict], engine: str, device, threads: int | None, parent_pid: int | None = None) -> list[dict]:
+    """Worker entry point (module level, so executors can pickle it): compute one task.
+
+    ``parent_pid``: the sweep process; a pool worker it started (any ``ProcessPoolExecutor``, also one
+    not made by :func:`process_pool`) then exits with it."""
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     with torch_threads(threads):
         if engine == "vmap":
             return run_stack(task, device=device)
@@ -273,8 +318,8 @@ def run_grid(grid: Grid, *, root=None, executor: cf.Executor | None = None, engi
 
     root: cache root (default ``data/results`` of the repository); results go to ``root/grid.name``.
     executor: any ``concurrent.futures.Executor`` (None: compute here, one task after the other).
-        E.g. ``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))`` or a Dask
-        cluster's ``distributed.Client("tcp://scheduler:8786").get_executor()``.
+        E.g. ``process_pool(2)`` (its workers exit when this process dies) or a Dask cluster's
+        ``distributed.Client("tcp://scheduler:8786").get_executor()``.
     engine: "auto" (vmap stacks where the model allows it and it pays: MLPs on the CPU, any
         BatchNorm-free model on a GPU), "sequential", or "vmap".
     stack_size: models per vmap stack; stack_by: "group" (fill stacks with any compatible runs) or
@@ -292,6 +337,12 @@ def run_grid(grid: Grid, *, root=None, executor: cf.Executor | None = None, engi
     check_choice("on_corrupt", on_corrupt, ("raise", "recompute"))
     check_choice("stack_by", stack_by, ("group", "cell"))
     stack_size = check_int("stack_size", stack_size, 1)
+    threads = None if threads is None else check_int("threads", threads, 1)
+    check_bool("progress", progress)
+    if on_result is not None and not callable(on_result):
+        raise TypeError(f"on_result must be a function on_result(result), got {on_result!r}")
+    if device is not None:
+        pick_device(device)         # a bad device fails here, not in every worker
     if executor is not None and not isinstance(executor, cf.Executor) and not hasattr(executor, "submit"):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
     t0 = time.perf_counter()
@@ -333,7 +384,7 @@ def _compute(tasks, engine, executor, device, threads):
         for task in tasks:
             yield from _execute(task, engine_of(task), device, threads)
         return
-    futures = [executor.submit(_execute, task, engine_of(task), device, threads) for task in tasks]
+    futures = [executor.submit(_execute, task, engine_of(task), device, threads, os.getpid()) for task in tasks]
     try:
         for fut in cf.as_completed(futures):
             yield from fut.result()
@@ -345,17 +396,32 @@ def _compute(tasks, engine, executor, device, threads):
 def load_grid(grid: Grid, *, root=None, missing: str = "raise") -> SweepResult:
     """The stored results of ``grid`` without computing anything.
 
+    Looks in the grid's folder under ``root`` (default :func:`default_root`), then in its bundle
+    ``root/<grid>.json.gz`` (what an installed package carries; see :func:`bundle`).
     missing: "raise" (default; the message gives the count and how to compute them) or "skip".
     """
     check_choice("missing", missing, ("raise", "skip"))
-    cache = ResultCache(Path(root or default_root()) / grid.name)
+    root = Path(root or default_root())
+    cache = ResultCache(root / grid.name)
     keys = [run_key(c) for c in grid.runs()]
-    absent = [k for k in keys if k not in cache]
+    found = {k: cache.load(k) for k in keys if k in cache}
+    packed = bundle_path(root, grid.name)
+    if len(found) < len(keys) and packed.is_file():
+        found = {**read_bundle(packed), **found}
+    absent = [k for k in keys if k not in found]
     if absent and missing == "raise":
         raise FileNotFoundError(f"{len(absent)} of {len(keys)} runs of grid {grid.name!r} are not stored in "
-                                f"{cache.directory}; compute them with nblib.sweep.run_grid(grid) or "
-                                f"`python -m nblib.sweep {grid.name}`")
-    return SweepResult(grid, [cache.load(k) for k in keys if k not in absent], cached=len(keys) - len(absent))
+                                f"{cache.directory} (nor in {packed.name}); compute them with "
+                                f"nblib.sweep.run_grid(grid) or `python -m nblib.sweep {grid.name}`")
+    return SweepResult(grid, [found[k] for k in keys if k in found], cached=len(keys) - len(absent))
+
+
+def bundle(grid: Grid, *, root=None) -> Path:
+    """Pack the stored results of ``grid`` (all of them must be stored) into ``root/<grid>.json.gz``,
+    in grid order: the file the installed package ships, from which :func:`load_grid` reads."""
+    root = Path(root or default_root())
+    res = load_grid(grid, root=root)
+    return write_bundle(res.results, bundle_path(root, grid.name))
 
 
 def recompute(results, *, root=None, grid: str | None = None, device="cpu", threads: int | None = None):

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_choice, check_in_range, check_int, check_labels
+from .._checks import check_bool, check_choice, check_in_range, check_int, check_labels, check_seed
 from .._device import device as default_device
 from ..losses import Loss, TruncatedLq, make_loss
 from .history import History
@@ -86,9 +86,27 @@ def check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedul
     return epochs, batch_size
 
 
+DATASET_FIELDS = ("x_train", "y_train", "x_test", "y_test", "num_classes", "input_shape")
+
+
+def _check_data(data) -> None:
+    """``data`` must be a Dataset (:func:`nblib.data.load`), or anything with its fields."""
+    if any(not hasattr(data, f) for f in DATASET_FIELDS):
+        raise TypeError(f"data must be an nblib.data.Dataset (from nblib.data.load) with {', '.join(DATASET_FIELDS)}, "
+                        f"got {type(data).__name__}")
+
+
+def _tensor(name: str, value, what: str, dtype=None) -> torch.Tensor:
+    """``value`` as a tensor, or a TypeError naming ``name`` (not torch's "new(): invalid data type")."""
+    try:
+        return torch.as_tensor(value, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be {what} (a tensor, array or list), got {value!r:.80}") from None
+
+
 def _labels(y, n: int, num_classes: int, dev, name: str) -> torch.Tensor:
     """One integer label per training sample, shape exactly (n,), on ``dev``."""
-    y = torch.as_tensor(y)
+    y = _tensor(name, y, "integer class labels")
     if y.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},): one label per training sample, got {tuple(y.shape)}")
     check_labels(y, num_classes, name)
@@ -99,7 +117,7 @@ def _mask(f, y, y_true, name: str) -> torch.Tensor:
     """The flipped mask: ``f`` as a boolean (n,) tensor, default ``y != y_true``."""
     if f is None:
         return y != y_true
-    f = torch.as_tensor(f)
+    f = _tensor(name, f, "a boolean mask")
     if f.shape != y.shape or f.dtype != torch.bool:
         raise ValueError(f"{name} must be a boolean mask of shape {tuple(y.shape)}, got dtype {f.dtype}, "
                          f"shape {tuple(f.shape)}")
@@ -115,13 +133,15 @@ def _as_loss(loss, loss_params, num_classes: int, name: str = "loss") -> Loss:
             raise ValueError(f"{name} was built for {loss.num_classes} classes, the data has {num_classes}")
         return loss
     if isinstance(loss, str):
+        if loss_params is not None and not isinstance(loss_params, dict):
+            raise TypeError(f"loss_params must be a dict of hyper-parameters, e.g. {{'q': 0.7}}, got {loss_params!r}")
         return make_loss(loss, num_classes, **(loss_params or {}))
     raise TypeError(f"{name} must be a loss name from nblib.losses.LOSSES or a Loss module, got {type(loss).__name__}")
 
 
 def _sample_weights(w, y, truncated: bool, name: str = "sample_weight") -> torch.Tensor:
     """Per-sample weights as a float32 (n,) tensor: finite, >= 0, not all 0 (pruning weights in [0, 1])."""
-    w = torch.as_tensor(w, dtype=torch.float32).to(y.device)
+    w = _tensor(name, w, "per-sample weights", torch.float32).to(y.device)
     if w.shape != y.shape:
         raise ValueError(f"{name} must have shape {tuple(y.shape)} (one weight per training sample), "
                          f"got {tuple(w.shape)}")
@@ -322,7 +342,7 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
         flipped: boolean mask of flipped samples; default ``y_train != data.y_train``.
         optimizer, lr, weight_decay, schedule ("constant" or "cosine"), grad_clip (max gradient
             norm, as the APL code's 5.0), batch_size, epochs: the usual.
-        seed: the shuffling seed (an integer >= 0).
+        seed: the shuffling seed (an integer in [0, 2**32 - 1], as every seed of nblib).
         sample_weight: optional per-sample weights (N,), finite and >= 0, multiplying each sample's
             loss; the loop minimises mean_i(w_i L_i). For truncated Lq (``loss="tgce"``) they are
             the pruning weights instead, w Lq(p_y) + (1 - w) Lq(k) in [0, 1]: all 1 at the start
@@ -356,11 +376,15 @@ def _fit_one(model, data, *, loss, loss_params, y_train, flipped, epochs, batch_
              bar, progress) -> History:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    _check_data(data)
     dev = default_device(device)
     epochs, batch_size = check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip)
-    seed = check_int("seed", seed, 0)
+    seed = check_seed(seed)
     check_bool("eval_train", eval_train)
     check_bool("progress", progress)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(epoch, model, history), got {callback!r}")
+    refresh = TruncatedLq.pruning_epochs(epochs, prune_start, prune_every)   # checked for every loss
     K, N = data.num_classes, len(data.y_train)
     y_true = data.y_train.to(dev)
     y = y_true if y_train is None else _labels(y_train, N, K, dev, "y_train")
@@ -373,7 +397,7 @@ def _fit_one(model, data, *, loss, loss_params, y_train, flipped, epochs, batch_
         sample_weight = _sample_weights(sample_weight, y, truncated)
     elif truncated:
         sample_weight = torch.ones(N, device=dev)
-    pruning = {0: loss_fn.pruning_epochs(epochs, prune_start, prune_every)} if truncated else {}
+    pruning = {0: refresh} if truncated else {}
 
     model = model.to(dev)
     hist = History(config=_config(loss_fn, seed=seed, dev=dev, flipped=flipped, epochs=epochs,
@@ -402,7 +426,7 @@ def _check_val(val, data, members: int = 1):
         return None
     if not (isinstance(val, (tuple, list)) and len(val) == 2):
         raise TypeError("val must be a pair (x_val, y_val) of tensors")
-    x_val, y_val = torch.as_tensor(val[0]), torch.as_tensor(val[1])
+    x_val, y_val = _tensor("val[0]", val[0], "x_val"), _tensor("val[1]", val[1], "y_val")
     n = len(x_val)
     if tuple(x_val.shape[1:]) != data.input_shape or y_val.shape not in ((n,), (members, n)):
         raise ValueError(f"val must be (x_val, y_val) with x_val of shape (n, {', '.join(map(str, data.input_shape))}) "
@@ -437,15 +461,18 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
     models = list(models)
     M = len(models)
     check_stackable(models)
+    _check_data(data)
     dev = default_device(device)
     epochs, batch_size = check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip)
     check_bool("eval_train", eval_train)
+    check_bool("progress", progress)
+    refresh = TruncatedLq.pruning_epochs(epochs, prune_start, prune_every)
     losses, y_trains, seeds = list(losses), list(y_trains), list(seeds)
     flippeds = [None] * M if flippeds is None else list(flippeds)
     for name, seq in (("losses", losses), ("y_trains", y_trains), ("seeds", seeds), ("flippeds", flippeds)):
         if len(seq) != M:
             raise ValueError(f"{name} must have one entry per model ({M}), got {len(seq)}")
-    seeds = [check_int(f"seeds[{m}]", s, 0) for m, s in enumerate(seeds)]
+    seeds = [check_seed(s, f"seeds[{m}]") for m, s in enumerate(seeds)]
     K, N = data.num_classes, len(data.y_train)
     y_true = data.y_train.to(dev)
     Y = torch.stack([_labels(y, N, K, dev, f"y_trains[{m}]") for m, y in enumerate(y_trains)])
@@ -454,8 +481,7 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
     for m, fn in enumerate(losses):
         fn.check_targets(Y[m], f"y_trains[{m}]")
     val = _check_val(val, data, M)
-    pruning = {m: fn.pruning_epochs(epochs, prune_start, prune_every)
-               for m, fn in enumerate(losses) if isinstance(fn, TruncatedLq)}
+    pruning = {m: refresh for m, fn in enumerate(losses) if isinstance(fn, TruncatedLq)}
     W = torch.ones(M, N, device=dev) if pruning else None   # pruning weights; 1 = keep (plain Lq)
 
     for model in models:
@@ -488,6 +514,7 @@ def fit_many(models: list[nn.Module], data, *, losses, y_trains, flippeds=None, 
     Returns ``(histories, trained_models)`` in the order of ``models``.
     """
     check_choice("engine", engine, ENGINES)
+    check_bool("progress", progress)
     models = list(models)
     if not models:
         raise ValueError("models must be a non-empty list of nn.Module")
