@@ -57,7 +57,8 @@ log p_j; log (T^T p)_y = logsumexp_k (log p_k + log T[k, y]). Values and gradien
 logits up to +-1e4 and for p_y -> 0, in float32 and float64 (tests/test_losses.py checks this).
 
 Also here: ``make_loss(name, num_classes, **params)`` -> an ``nn.Module`` with the hyper-parameters
-bound, and the teaching helpers ``gradient_weight``, ``analytic_weight``, ``loss_of_p``,
+bound, and the teaching helpers ``gradient_weight``, ``gradient_alignment``, ``logit_gradient_norm``,
+``analytic_weight``, ``loss_of_p``,
 ``class_values`` (every label's loss), ``class_sums``, ``symmetry_gap``, ``class_terms`` (Ma et
 al.'s per-class terms: active vs passive) and ``prune_weights`` (the pruning step of truncated Lq).
 """
@@ -757,14 +758,46 @@ def gradient_weight(loss, logits, targets, **params):
     For fl/nfl with detach=True it is the gradient training actually uses. 0/0 (p_y rounds to 1 and
     both gradients vanish) gives 0.
     """
+    grad, grad_ce = _logit_gradients(loss, logits, targets, params)
+    num, den = grad.norm(dim=1), grad_ce.norm(dim=1)
+    return torch.where(num == 0, torch.zeros_like(num), num / den)
+
+
+def _logit_gradients(loss, logits, targets, params):
+    """Per-sample gradients of ``loss`` and of CE with respect to the logits, both (N, K), by autograd.
+
+    Each sample's loss depends only on its own row of logits, so row i of d(sum L)/dz is dL_i/dz_i.
+    """
     _check_logits(logits)
     loss_fn = _as_loss(loss, logits.shape[1], params)
     z = logits.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         grad = torch.autograd.grad(loss_fn(z, targets, reduction="sum"), z)[0]
         grad_ce = torch.autograd.grad(ce(z, targets, reduction="sum"), z)[0]
-    num, den = grad.norm(dim=1), grad_ce.norm(dim=1)
-    return torch.where(num == 0, torch.zeros_like(num), num / den)
+    return grad, grad_ce
+
+
+def logit_gradient_norm(loss, logits, targets, **params):
+    """Per-sample ||dL_i/dz_i||, the size of each sample's push on its own logits, by autograd, shape (N,).
+
+    For CE it is ||p - e_y||, between 0 (p = e_y) and sqrt(2); a bounded or normalized loss can be
+    orders of magnitude smaller (lesson 4 compares them along a path of predictions).
+    """
+    return _logit_gradients(loss, logits, targets, params)[0].norm(dim=1)
+
+
+def gradient_alignment(loss, logits, targets, **params):
+    """Per-sample cosine between dL_i/dz_i and CE's dCE_i/dz_i = p - e_y, by autograd, shape (N,).
+
+    1 means the loss pushes the logits exactly where CE does and differs only by the per-sample
+    weight ``gradient_weight``: every loss of p_y alone (MAE, RCE, GCE, FL with detached factors),
+    since dL/dz = L'(p_y) dp_y/dz = w(p_y) (p - e_y). A normalized loss such as NCE also depends on
+    the other p_k through its denominator, and points elsewhere. 0 where either gradient vanishes.
+    """
+    grad, grad_ce = _logit_gradients(loss, logits, targets, params)
+    norms = grad.norm(dim=1) * grad_ce.norm(dim=1)
+    cos = (grad * grad_ce).sum(dim=1) / torch.where(norms == 0, torch.ones_like(norms), norms)
+    return torch.where(norms == 0, torch.zeros_like(cos), cos)
 
 
 _ANALYTIC = ("ce", "mae", "gce", "tgce", "rce", "sce", "fl")
@@ -906,5 +939,6 @@ def symmetry_gap(loss, logits, **params):
 
 
 __all__ = [*(f.__name__ for f in _FUNCTIONS.values()), "LOSSES", "DEFAULTS", "APL_PRESETS", "SCE_PRESETS",
-           "Loss", "TruncatedLq", "make_loss", "prune_weights", "gradient_weight", "analytic_weight",
-           "loss_of_p", "class_values", "class_sums", "class_terms", "TERM_KINDS", "symmetry_gap"]
+           "Loss", "TruncatedLq", "make_loss", "prune_weights", "gradient_weight", "gradient_alignment",
+           "logit_gradient_norm", "analytic_weight", "loss_of_p", "class_values", "class_sums", "class_terms",
+           "TERM_KINDS", "symmetry_gap"]

@@ -292,6 +292,19 @@ def singular_rate(kind: str, num_classes: int, **kw) -> float:
     return float(rates.min()) if len(rates) else float("inf")
 
 
+def binary_transition(e01: float, e10: float) -> np.ndarray:
+    """The 2 x 2 T of two classes with flip rates e01 = P(noisy 1 | true 0) and e10 = P(noisy 0 | true 1).
+
+    Both in [0, 1) with e01 + e10 < 1 (det T = 1 - e01 - e10: at e01 + e10 = 1 the label says
+    nothing about the class, beyond it the classes are swapped).
+    """
+    check_in_range("e01", e01, 0, 1, hi_open=True)
+    check_in_range("e10", e10, 0, 1, hi_open=True)
+    if e01 + e10 >= 1:
+        raise ValueError(f"e01 + e10 must be < 1 (else T is singular or swaps the classes), got {e01 + e10:.3g}")
+    return np.array([[1 - e01, e01], [e10, 1 - e10]], dtype=np.float64)
+
+
 def blend_transitions(T, T_wrong, weight: float) -> np.ndarray:
     """(1 - weight) T + weight T_wrong: a transition matrix that is wrong by ``weight`` in [0, 1]."""
     T = check_transition_matrix(T)

@@ -1,224 +1,171 @@
-"""Lesson 5 (loss correction): plot helpers, widget update functions, the experiment runner, exercise checks."""
+"""Lesson 5 (loss correction): the live explorers, the experiment runner, the exercise checks."""
 import numpy as np
 import pytest
 import torch
 
-from nblib import losses, noise
-from nblib.estimate import estimate_transition, estimation_error
+from nblib import estimate, losses, noise
 from nblib.course.lesson05 import exercises as ex
-from nblib.course.lesson05 import figures as cp
+from nblib.course.lesson05 import experiments as X
+from nblib.course.lesson05 import figures as F
+from nblib.course.lesson05 import widgets as W
 from nblib.train import History
-from nblib.course.lesson05 import widgets as cw
 
 K = 10
-T_DIGIT = noise.transition_matrix("asymmetric", K, 0.4, mapping="mnist")
+T_DIGIT = noise.transition_matrix("asymmetric", K, 0.4, mapping="digits")
 
 
 @pytest.fixture
-def probs_labels():
-    rng = np.random.default_rng(0)
-    z = rng.normal(size=(200, K)) * 2
-    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    return p, rng.integers(0, K, size=200)
+def logits_labels():
+    g = torch.Generator().manual_seed(0)
+    return 2 * torch.randn(200, K, generator=g, dtype=torch.float64), torch.randint(0, K, (200,), generator=g)
 
 
-def fake_history(accs, loss=0.5):
+def fake_history(accs, val=None, loss=0.5):
     h = History()
     for e, a in enumerate(accs, 1):
         h.epoch.append(e)
         h.test_acc.append(a)
+        h.val_acc.append(a if val is None else val[e - 1])
         h.loss.append(loss)
     return h
 
 
-# ----------------------------------------------------------------------------- numeric helpers
-def test_singular_eta_and_condition_number_blow_up():
-    for family, star in (("symmetric", 0.9), ("digit map", 0.5)):
-        assert cp.family_singular_eta(family, K) == pytest.approx(star)
-        conds = [cp.condition_number(cp.transition_family(family, e, K)) for e in (0.0, star / 2, star - 0.01)]
-        assert conds[0] == pytest.approx(1.0)
-        assert conds[0] < conds[1] < conds[2] and conds[2] > 50
-    with pytest.raises(ValueError, match="eta"):
-        cp.transition_family("symmetric", 0.9, K)
-    with pytest.raises(ValueError, match="family"):
-        cp.family_singular_eta("pair")
+# ----------------------------------------------------------------------------- the binary toy
+def test_expected_losses_are_class_values_times_the_noisy_distribution():
+    toy = F.ExpectedLossExplorer()
+    r = toy.curves(0.7, 0.1, 0.4)
+    T = noise.binary_transition(0.1, 0.4)
+    noisy = T.T @ np.array([0.3, 0.7])
+    assert r["noisy_posterior"] == pytest.approx(noisy[1])
+    i = 150
+    z = torch.tensor([[0.0, np.log(toy.q[i] / (1 - toy.q[i]))]], dtype=torch.float64)
+    assert r["forward"][i] == pytest.approx(float(losses.class_values("forward", z, T=T)[0] @ torch.as_tensor(noisy)))
+    np.testing.assert_allclose(r["backward"], r["clean"], rtol=1e-10)          # Theorem 1
+    m = toy.minima(0.7, 0.1, 0.4)
+    assert m["forward"] == pytest.approx(0.7, abs=0.01) and m["backward"] == pytest.approx(0.7, abs=0.01)
+    assert m["ce"] == pytest.approx(noisy[1], abs=0.01)                          # CE: the noisy posterior
+    assert toy.draw(0.6, 0.2, 0.2) is toy.fig and toy.png(0.6, 0.2, 0.2)[:4] == b"\x89PNG"
 
 
-def test_symmetric_family_eigenvalue_formula():
-    eta = 0.3
-    T = cp.transition_family("symmetric", eta, K)
-    assert np.linalg.eigvalsh(T).min() == pytest.approx(1 - eta * K / (K - 1))
+# ----------------------------------------------------------------------------- conditioning
+@pytest.mark.parametrize("family, star", [("symmetric", 0.9), ("digit map", 0.5)])
+def test_conditioning_explorer_stops_at_float32s_limit(logits_labels, family, star):
+    z, y = logits_labels
+    c = F.ConditioningExplorer(z, y, family)
+    assert c.eta_star == pytest.approx(star)
+    assert c.eta_max < star and noise.condition_number(F.family_matrix(family, K, c.eta_max)) <= losses.MAX_COND
+    torch.testing.assert_close(torch.as_tensor(c.backward_losses(0.3)),
+                               losses.backward(z, y, T=F.family_matrix(family, K, 0.3), reduction="none"))
+    assert c.backward_losses(0.0) == pytest.approx(losses.ce(z, y, reduction="none").numpy())
+    assert c.png(0.3)[:4] == b"\x89PNG" and c.draw(c.eta_max + 1) is c.fig     # eta beyond the limit is clipped
 
 
-def test_blend_transition():
-    P = noise.transition_matrix("pair", K, 0.4)
-    np.testing.assert_allclose(cp.blend_transition(T_DIGIT, P, 0.0), T_DIGIT)
-    np.testing.assert_allclose(cp.blend_transition(T_DIGIT, P, 1.0), P)
-    B = cp.blend_transition(T_DIGIT, P, 0.25)
-    np.testing.assert_allclose(B.sum(axis=1), 1)
-    with pytest.raises(ValueError, match="weight"):
-        cp.blend_transition(T_DIGIT, P, 1.5)
-
-
-def test_backward_loss_matrix_matches_nblib_losses_and_is_unbiased(probs_labels):
-    p, _ = probs_labels
-    L = cp.backward_loss_matrix(p, T_DIGIT)
-    logits = torch.as_tensor(np.log(p))
-    for j in (0, 3, 7):
-        ref = losses.backward(logits, torch.full((len(p),), j), T=T_DIGIT, reduction="none").numpy()
-        np.testing.assert_allclose(L[:, j], ref, rtol=1e-6, atol=1e-6)
-    # Theorem 1: averaging over the noise of each clean label gives CE
-    np.testing.assert_allclose(L @ T_DIGIT.T, -np.log(p), rtol=1e-6, atol=1e-8)
-    assert (L < 0).any()
-    with pytest.raises(ValueError, match="T must be"):
-        cp.backward_loss_matrix(p, np.eye(3))
-
-
-def test_backward_spread_grows_towards_singular(probs_labels):
-    p, y = probs_labels
-    s = cp.backward_spread(p, y, "symmetric", [0.0, 0.5, 0.85])
-    assert s[0] < s[1] < s[2]
-    assert s[0] == pytest.approx((-np.log(p[np.arange(len(y)), y])).std())
-
-
-def test_binary_expected_losses_minima():
-    r = cp.binary_expected_losses(0.7, 0.1, 0.4)
-    step = r["q"][1] - r["q"][0]
-    assert r["noisy_posterior"] == pytest.approx(0.3 * 0.1 + 0.7 * 0.6)
-    assert abs(r["argmin"]["ce"] - r["noisy_posterior"]) <= step
-    assert abs(r["argmin"]["forward"] - 0.7) <= step
-    assert abs(r["argmin"]["backward"] - 0.7) <= step
-    np.testing.assert_allclose(r["backward"], r["clean"], atol=1e-10)  # Theorem 1
-    assert not np.allclose(r["forward"], r["clean"])                    # forward is not unbiased
-    with pytest.raises(ValueError, match="e01 \\+ e10"):
-        cp.binary_expected_losses(0.5, 0.6, 0.45)
-
-
-def test_conditioning_and_estimation_tables(probs_labels):
-    p, y = probs_labels
-    t = cp.conditioning_table(p, y, "digit map", [0.0, 0.4, 0.49])
-    assert list(t.index) == [0.0, 0.4, 0.49]
+def test_conditioning_table_grows_towards_singular(logits_labels):
+    z, y = logits_labels
+    t = F.conditioning_table(z, y, "symmetric", (0.0, 0.5, 0.85))
+    assert list(t.columns) == ["cond_T", "max_abs_T_inv", "bwd_loss_std", "bwd_loss_min", "share_negative"]
     assert t["cond_T"].is_monotonic_increasing and t["bwd_loss_std"].is_monotonic_increasing
     assert t.loc[0.0, "share_negative"] == 0
-    e = cp.estimation_table({5: p, 10: p}, T_DIGIT)
-    assert list(e.index) == [5, 10] and e.shape[1] == 2
-    assert e.iloc[0, 1] == pytest.approx(round(estimation_error(estimate_transition(p, filter_outliers=False), T_DIGIT), 3))
 
 
-def test_results_and_blend_tables():
-    a, b = fake_history([0.5, 0.8, 0.7]), fake_history([0.6, 0.6, 0.9], loss=-1.0)
-    t = cp.results_table({"ce": [a, b], "backward(T)": [b, b]})
-    assert t.loc["ce", "best_test_acc"] == pytest.approx(0.85)
-    assert t.loc["ce", "final_test_acc"] == pytest.approx(0.8)
-    assert t.loc["backward(T)", "final_train_loss"] == -1.0
-    assert cp.curve_roughness(a) == pytest.approx(0.2)
-    single = cp.results_table({"ce": a})
-    assert "final_std" not in single.columns
-    cache = {"pair": (np.eye(K), {0.0: a, 1.0: b})}
-    assert cp.blend_table(cache).loc[1.0, "pair"] == pytest.approx(0.9)
+# ----------------------------------------------------------------------------- estimation
+def test_estimation_explorer_reads_the_chosen_epoch():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, K, 500)
+    exact = T_DIGIT[y]                                               # a perfect, calibrated model
+    probs = np.stack([np.full_like(exact, 1 / K), exact]).astype(np.float32)
+    e = F.EstimationExplorer(probs, T_DIGIT, [0.1, 0.6])
+    assert e.val_epoch == 2
+    T_hat, reasons = e.estimate(2, 100.0, False)
+    assert estimate.estimation_error(T_hat, T_DIGIT) < 1e-6 and reasons == []
+    assert e.error(2, 100.0, False) < 1e-6 and e.errors.shape == (2,)
+    assert e.png(1, 97.0, True)[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="one value per epoch"):
+        F.EstimationExplorer(probs, T_DIGIT, [0.1])
 
 
-# ----------------------------------------------------------------------------- figures and widget updates
-def test_update_expected_loss_returns_figure():
-    fig = cw.update_expected_loss(0.7, 0.1, 0.4)
-    assert len(fig.axes) == 1
-    assert "0.70" in fig.axes[0].get_title()
+def test_widgets_build(logits_labels):
+    import ipywidgets as w
 
-
-def test_update_conditioning_clips_eta_per_family(probs_labels):
-    p, y = probs_labels
-    fig = cw.update_conditioning("symmetric", 0.8, probs=p, labels=y)
-    assert len(fig.axes) == 3
-    # eta 0.8 is past the digit map's singular point 0.5: clipped to 0.49, not an error
-    fig = cw.update_conditioning("digit map", 0.8, probs=torch.as_tensor(p), labels=torch.as_tensor(y))
-    assert "0.49" in fig._suptitle.get_text()
-    with pytest.raises(ValueError, match="family"):
-        cw.update_conditioning("pair", 0.3, probs=p, labels=y)
-
-
-def test_update_estimation_array_and_dict(probs_labels):
-    p, _ = probs_labels
-    fig = cw.update_estimation(97.0, True, probs=p, T=T_DIGIT)
-    err = estimation_error(estimate_transition(p), T_DIGIT)
-    assert f"{err:.3f}" in fig._suptitle.get_text()
-    fig = cw.update_estimation(99.0, False, 10, probs={10: p}, T=T_DIGIT)
-    assert len(fig.axes) == 3
-    with pytest.raises(ValueError, match="epoch"):
-        cw.update_estimation(97.0, True, 3, probs={10: p}, T=T_DIGIT)
-
-
-def test_update_wrong_t():
-    cache = {"pair": (noise.transition_matrix("pair", K, 0.4), {0.0: fake_history([0.5, 0.9]),
-                                                                0.5: fake_history([0.5, 0.7])})}
-    fig = cw.update_wrong_t("pair", 0.5, cache=cache, T=T_DIGIT, ce_history=fake_history([0.6, 0.8]))
-    assert len(fig.axes) == 3
-    assert "0.50" in fig.axes[0].get_title()
-    with pytest.raises(ValueError, match="weight"):
-        cw.update_wrong_t("pair", 0.3, cache=cache, T=T_DIGIT)
-    with pytest.raises(ValueError, match="wrong"):
-        cw.update_wrong_t("identity", 0.0, cache=cache, T=T_DIGIT)
-
-
-def test_loss_distribution_and_curves_figures():
-    fig = cp.loss_distribution_figure({"ce": np.abs(np.random.default_rng(0).normal(size=50)),
-                                       "backward(T)": np.random.default_rng(1).normal(size=50)})
-    assert "negative" in fig.axes[0].get_legend().get_texts()[1].get_text()
-    fig = cp.correction_curves_figure({"ce": fake_history([0.5, 0.8]), "forward(T)": fake_history([0.6, 0.9])})
-    assert len(fig.axes) == 2
-
-
-def test_widgets_build(probs_labels):
-    w = pytest.importorskip("ipywidgets")
-    p, y = probs_labels
-    box = cw.expected_loss_widget()
+    z, y = logits_labels
+    assert isinstance(W.expected_loss_widget(), w.VBox)
+    box = W.conditioning_widget(z, y, eta=0.4)
     assert isinstance(box, w.VBox)
-    assert not any(c.continuous_update for c in box.children[0].children)  # figures redraw on release
-    box = cw.conditioning_widget(p, y, eta=0.8)
     family, eta = box.children[0].children
+    assert eta.continuous_update and eta.max == pytest.approx(F.ConditioningExplorer.max_eta(K, "symmetric"))
     family.value = "digit map"
-    assert eta.max == pytest.approx(0.49) and eta.value <= 0.49
-    assert isinstance(cw.estimation_widget({10: p, 20: p}, T_DIGIT, epoch=20), w.VBox)
-    h = fake_history([0.5, 0.9])
-    cache = {"a": (np.eye(K), {0.0: h, 1.0: h}), "b": (np.eye(K), {0.0: h, 1.0: h})}
-    assert isinstance(cw.wrong_t_widget(cache, T_DIGIT), w.VBox)
-    with pytest.raises(ValueError, match="same weights"):
-        cw.wrong_t_widget({"a": cache["a"], "c": (np.eye(K), {0.0: h})}, T_DIGIT)
+    assert eta.max < 0.5 and eta.value <= eta.max
+    probs = np.stack([torch.softmax(z, 1).numpy()] * 3)
+    est = W.estimation_widget(probs, T_DIGIT, [0.2, 0.3, 0.25])
+    epoch, percentile, _ = est.children[0].children
+    assert epoch.max == 3 and epoch.value == 3 and percentile.continuous_update
 
 
-# ----------------------------------------------------------------------------- experiment runner (tiny)
+# ----------------------------------------------------------------------------- figures over seeds
+def test_seed_figures():
+    import pandas as pd
+
+    curves = pd.DataFrame([{"run": r, "seed": s, "epoch": e, "test_acc": 0.5 + 0.01 * e, "loss": 1.0 / e}
+                           for r in ("ce", "forward(T)") for s in (0, 1) for e in range(1, 4)])
+    fig = F.curves_figure(curves)
+    assert fig.axes[0].get_ylabel().startswith("test accuracy")
+    errors = pd.DataFrame([{"seed": s, "epoch": e, "error": 1.0 / e} for s in (0, 1) for e in range(1, 4)])
+    assert F.estimation_error_figure(errors, {0: 2, 1: 3}).axes[0].get_ylabel().startswith("relative L1")
+    finals = pd.DataFrame([{"wrong": n, "w": w, "seed": s, "final_test_acc": 0.8 - 0.1 * w}
+                           for n in ("identity", "pair") for w in (0.0, 1.0) for s in (0, 1)])
+    assert F.wrong_t_figure(finals, ce_final=[0.7, 0.72]).axes[0].get_xlabel().startswith("weight w")
+    fig = F.loss_distribution_figure({"ce": np.array([0.1, 2.0]), "backward(T)": np.array([-5.0, 0.3])})
+    assert "negative" in fig.axes[0].get_legend().get_texts()[1].get_text()
+
+
+# ----------------------------------------------------------------------------- the experiment runner (tiny)
 @pytest.fixture(scope="module")
 def tiny():
-    from nblib.data import load
+    """Two seeds, the classroom setting cut to 3 epochs: every stage of the lesson's pipeline."""
+    from nblib.course import settings
 
-    data = load("digits", device="cpu")
-    noisy, _ = noise.corrupt_labels(data.y_train, T_DIGIT, seed=0)
-    return data, noisy
-
-
-@pytest.mark.slow
-def test_train_seeds_records_probs_and_forward_identity_is_ce(tiny):
-    data, noisy = tiny
-    specs = {"ce": ("ce", {}), "forward(I)": ("forward", {"T": np.eye(K)}), "backward(T)": ("backward", {"T": T_DIGIT})}
-    out = cw.train_seeds(data, noisy, specs, seeds=(0,), epochs=2, record={"ce": (1, 2)})
-    assert set(out["histories"]) == set(specs) and len(out["histories"]["ce"]) == 1
-    probs = out["probs"]["ce"][0]
-    assert sorted(probs) == [1, 2] and probs[2].shape == (len(noisy), K)
-    np.testing.assert_allclose(probs[2].sum(axis=1), 1, atol=1e-5)
-    # same init and batches: forward with T = I trains exactly like CE
-    np.testing.assert_allclose(out["histories"]["forward(I)"][0].loss, out["histories"]["ce"][0].loss, rtol=1e-5)
-    per = cw.per_sample_losses({k: v[0] for k, v in out["models"].items()}, specs, data.x_train, noisy, K)
-    assert per["backward(T)"].shape == (len(noisy),) and (per["ce"] >= 0).all()
-    per_seed = cw.train_seeds(data, noisy, lambda s: {"ce": ("ce", {})}, seeds=(0, 1), epochs=1)
-    assert len(per_seed["histories"]["ce"]) == 2
+    exp = X.prepare("classroom", seeds=(0, 1), device="cpu")
+    exp.setting = settings.SETTINGS["classroom"]["memorise"].replace(epochs=3)
+    X.train_known(exp, progress=False)
+    return exp
 
 
 @pytest.mark.slow
-def test_train_blends_reuses_known_runs(tiny):
-    data, noisy = tiny
-    known = fake_history([0.1])
-    out = cw.train_blends(data, noisy, T_DIGIT, np.eye(K), [0.0, 0.5], epochs=1, known={0.0: known})
-    assert list(out) == [0.0, 0.5] and out[0.0] is known
-    assert out[0.5].config["loss"] == "forward" and len(out[0.5].test_acc) == 1
+def test_the_pipeline_records_ce_predictions_and_trains_forward(tiny):
+    exp = tiny
+    assert set(exp.histories) == set(X.KNOWN) and all(len(v) == 2 for v in exp.histories.values())
+    assert exp.ce_probs[0].shape == (3, len(exp.data.y_train), K)
+    np.testing.assert_allclose(exp.ce_probs[1][-1].sum(axis=1), 1, atol=1e-4)
+    # the recorded predictions are the CE model's: its final training accuracy can be read off them
+    acc = float((exp.ce_probs[0][-1].argmax(1) == exp.labels[0][0].numpy()).mean())
+    assert acc == pytest.approx(exp.histories["ce"][0].train_acc[-1], abs=1e-9)
+    epochs = X.val_selected_epochs(exp)
+    assert set(epochs) == {0, 1} and all(1 <= e <= 3 for e in epochs.values())
+    hats = {s: X.estimate_at(exp, s, epochs[s]) for s in exp.seeds}
+    assert X.estimation_errors(exp).shape == (2 * 3, 3)
+    wrong = X.wrong_matrices(exp)
+    X.train_forward(exp, {"forward(T-hat)": hats, **wrong}, progress=False)
+    assert len(exp.histories["forward(T-hat)"]) == 2
+    frame = X.wrong_frame(exp, wrong)
+    assert set(frame["wrong"]) == {"identity", "pair i->i+1"} and {0.0, 1.0} <= set(frame["w"])
+    assert X.per_seed(exp, "backward(T)", "drop").shape == (2,)
+    table = X.results_table(exp, X.KNOWN)
+    assert list(table.index) == list(X.KNOWN) and "±" in table.iloc[0, 0]
+    per = X.per_sample_losses(exp, X.KNOWN)
+    assert per["ce"].shape == (len(exp.data.y_train),) and (per["ce"] >= 0).all()
+    assert set(X.curves_frame(exp, ["ce"])["run"]) == {"ce"}
+
+
+def test_model_choice_check(capsys):
+    hs = [fake_history([0.5, 0.9, 0.7], val=[0.4, 0.6, 0.5]), fake_history([0.5, 0.6, 0.8], val=[0.5, 0.7, 0.6])]
+    assert ex.check_model_choice([2, 2], hs)
+    assert not ex.check_model_choice([3, 3], hs)
+    assert "last epoch" in capsys.readouterr().out
+    assert not ex.check_model_choice([2, 3], hs)
+    assert "clean *test* labels" in capsys.readouterr().out
+    assert not ex.check_model_choice([1], hs)
+    assert not ex.check_model_choice(None, hs)
+    assert "No answer yet" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- exercise checks

@@ -750,3 +750,28 @@ def test_class_terms_rejects_a_loss_without_terms_and_bad_labels():
         L.class_terms("gce", z, y)
     with pytest.raises(ValueError, match="targets"):
         L.class_terms("ce", z, y[:2])
+
+
+@pytest.mark.parametrize("name, params", [("mae", {}), ("rce", {}), ("gce", {"q": 0.3}), ("fl", {}), ("ce", {}),
+                                          ("sce", {})])
+def test_losses_of_p_y_push_the_logits_where_ce_does(name, params):
+    """dL/dz = w(p_y) (p - e_y) for every loss of p_y alone: cosine 1 with CE, norm ratio = the weight."""
+    z, y = batch(n=32, scale=3.0, seed=7)
+    torch.testing.assert_close(L.gradient_alignment(name, z, y, **params), torch.ones(32, dtype=z.dtype))
+    p_y = z.softmax(1).gather(1, y[:, None]).squeeze(1)
+    torch.testing.assert_close(L.gradient_weight(name, z, y, **params), L.analytic_weight(name, p_y, **params))
+
+
+def test_normalized_losses_point_elsewhere():
+    z, y = batch(n=32, scale=3.0, seed=8)
+    cos = L.gradient_alignment("nce", z, y)
+    assert bool((cos < 1 - 1e-6).all()) and bool((cos > -1).all()) and float(cos.mean()) < 0.95
+    assert float(L.gradient_alignment("ce", torch.tensor([[50.0, 0.0]], dtype=torch.float64), torch.tensor([0]))) >= 0
+
+
+def test_logit_gradient_norm_of_ce_is_the_distance_to_the_label():
+    z, y = batch(n=16, scale=3.0, seed=9)
+    p = z.softmax(1)
+    torch.testing.assert_close(L.logit_gradient_norm("ce", z, y), (p - torch.nn.functional.one_hot(y, K)).norm(dim=1))
+    torch.testing.assert_close(L.logit_gradient_norm("gce", z, y, q=0.5),
+                               L.gradient_weight("gce", z, y, q=0.5) * L.logit_gradient_norm("ce", z, y))

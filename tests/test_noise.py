@@ -323,3 +323,13 @@ def test_blend_transitions():
     np.testing.assert_allclose(noise.blend_transitions(T, P, 0.25).sum(1), 1.0)
     with pytest.raises(ValueError, match="weight"):
         noise.blend_transitions(T, P, 1.5)
+
+
+def test_binary_transition_rows_and_limits():
+    T = noise.binary_transition(0.1, 0.4)
+    np.testing.assert_allclose(T, [[0.9, 0.1], [0.4, 0.6]])
+    assert noise.condition_number(T) == pytest.approx(np.linalg.cond(T))
+    with pytest.raises(ValueError, match="e01 \\+ e10 must be < 1"):
+        noise.binary_transition(0.6, 0.4)
+    with pytest.raises(ValueError, match="e10"):
+        noise.binary_transition(0.1, -0.1)

@@ -227,3 +227,23 @@ def test_label_shape_and_loss_params_are_checked(digits):
 def test_pruning_nearly_everything_warns(digits):
     with pytest.warns(RuntimeWarning, match=r"truncated Lq pruned \d+% of the training samples at epoch 1"):
         _run(digits, loss="tgce", epochs=2, lr=1e-5)
+
+
+def test_a_stack_callback_sees_every_member_and_can_stop(digits, noisy40):
+    """fit_batched's callback gets the stack after each epoch: its predictions are what its members predict."""
+    noisy, flipped = noisy40
+    models = [nblib.models.make_model("auto", digits, seed=s) for s in (0, 1)]
+    seen = []
+
+    def record(epoch, stack, histories):
+        logits = stack.predict(digits.x_test)
+        assert logits.shape == (2, len(digits.y_test), digits.num_classes)
+        acc = (logits.argmax(2) == digits.y_test).float().mean(1).tolist()
+        assert acc == pytest.approx([h.test_acc[-1] for h in histories])
+        torch.testing.assert_close(stack.member(1)(digits.x_test), logits[1], rtol=1e-4, atol=1e-4)
+        seen.append(epoch)
+        return epoch == 2
+
+    hists, _ = nblib.train.fit_batched(models, digits, losses=["ce", "ce"], y_trains=[noisy, noisy],
+                                       flippeds=[flipped, flipped], seeds=[0, 1], epochs=4, callback=record, device=CPU)
+    assert seen == [1, 2] and all(len(h.epoch) == 2 for h in hists)

@@ -440,7 +440,8 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
                 epochs: int = 20, batch_size: int = 128, lr: float = 1e-3, optimizer: str = "adam",
                 weight_decay: float = 0.0, schedule: str = "constant", grad_clip: float | None = None,
                 prune_start: int | None = None, prune_every: int | None = None, eval_train: bool = True,
-                val=None, progress: bool = False, device=None) -> tuple[list[History], list[nn.Module]]:
+                val=None, callback=None, progress: bool = False,
+                device=None) -> tuple[list[History], list[nn.Module]]:
     """Train M models of one architecture together as a vmap stack; member m as ``fit`` would.
 
     Args:
@@ -453,6 +454,10 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
         epochs, batch_size, lr, optimizer, weight_decay, schedule, grad_clip, prune_start,
         prune_every, eval_train: as in :func:`fit`, shared by the stack.
         val: as in :func:`fit`, ``(x_val, y_val)``; y_val (n,) for all members or (M, n), one per member.
+        callback: called as ``callback(epoch, stack, histories)`` after each epoch, where
+            ``stack.predict(x)`` gives every member's evaluation logits (M, n, K) on ``x`` and
+            ``stack.member(m)`` a copy of member m (e.g. to record predictions along training);
+            returning True stops the whole stack.
 
     Returns ``(histories, trained_models)``: one :class:`History` per member (``time`` is the
     wall time of the whole stack; ``config["engine"] == "vmap"``) and the members as ordinary
@@ -495,7 +500,8 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
     try:
         _train(members, data, losses=losses, Y=Y, F=F, W=W, seeds=seeds, hists=hists, epochs=epochs,
                batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay, schedule=schedule,
-               grad_clip=grad_clip, pruning=pruning, eval_train=eval_train, val=val, bar=bar)
+               grad_clip=grad_clip, pruning=pruning, eval_train=eval_train, val=val, bar=bar,
+               on_epoch=None if callback is None else (lambda epoch: bool(callback(epoch, members, hists))))
     finally:
         bar.close()
     for m in pruning:

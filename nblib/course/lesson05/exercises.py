@@ -6,6 +6,7 @@ and returns True/False. The reference answers come from ``nblib.losses`` / ``nbl
 - :func:`check_forward`      a function ``my_forward(probs, T, y)`` -> per-sample -log (T^T p)_y
 - :func:`check_backward`     a function ``my_backward(probs, T, y)`` -> per-sample (T^{-1} l(p))_y
 - :func:`check_singular_eta` the eta at which the symmetric T(eta) with K classes is singular
+- :func:`check_model_choice` the epoch of each seed's CE model to read T from, chosen without clean labels
 - :func:`check_anchor_estimate` a function ``my_estimate(probs)`` -> T-hat without the outlier filter
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ import torch
 
 from ..feedback import number, unanswered, verdict
 
-__all__ = ["check_forward", "check_backward", "check_singular_eta", "check_anchor_estimate", "random_case"]
+__all__ = ["check_forward", "check_backward", "check_singular_eta", "check_model_choice", "check_anchor_estimate",
+           "random_case"]
 
 ATOL = 1e-4          # numerical answers must match the reference within this
 CHECK_SEED = 5       # the random test cases are reproducible
@@ -104,7 +106,9 @@ def check_backward(fn) -> bool:
 
 def check_singular_eta(value, num_classes: int = 10) -> bool:
     """The eta at which T(eta) = (1 - eta) I + eta/(K - 1) (11^T - I) stops being invertible."""
-    want = (num_classes - 1) / num_classes
+    from ...noise import singular_rate
+
+    want = singular_rate("symmetric", num_classes)
     if unanswered(value):
         return False
     v = number(value, "value")
@@ -113,6 +117,29 @@ def check_singular_eta(value, num_classes: int = 10) -> bool:
                    f"the latter vanishes at eta = (K-1)/K = {want:.3f}: every row is then uniform.",
                    "write T(eta) = a I + b 11^T and find when its smallest eigenvalue a is zero "
                    "(11^T has eigenvalues K and 0).")
+
+
+def check_model_choice(epochs, histories) -> bool:
+    """``epochs``: for each seed, the epoch (1-based) of the CE model to read T from, chosen with the
+    noisy validation set only; ``histories``: the CE runs' Histories, one per seed, in the same order
+    (a dict seed -> epoch is read in its order too)."""
+    if unanswered(epochs):
+        return False
+    chosen = list(epochs.values()) if isinstance(epochs, dict) else list(epochs)
+    if len(chosen) != len(histories):
+        return verdict(False, "", f"give one epoch per seed ({len(histories)}), got {len(chosen)}")
+    best_val = [{e for e, v in zip(h.epoch, h.val_acc) if v == max(h.val_acc)} for h in histories]
+    if all(int(number(c, "epoch")) in b for c, b in zip(chosen, best_val)):
+        return verdict(True, "The epoch of the highest accuracy on the noisy validation set: with rate < 1/2 the "
+                       "true class is still each class's most likely noisy label, so the noisy accuracy is highest "
+                       "where the clean one is, and the model is not yet over-confident.")
+    if all(c == h.epoch[-1] for c, h in zip(chosen, histories)):
+        return verdict(False, "", "the last epoch is the memorising, over-confident model; use h.val_acc.")
+    best_test = [h.epoch[max(range(len(h.test_acc)), key=h.test_acc.__getitem__)] for h in histories]
+    if chosen == best_test:
+        return verdict(False, "", "that reads the clean *test* labels, which a practitioner does not have; "
+                       "use the noisy validation accuracy h.val_acc.")
+    return verdict(False, "", "for each seed take the epoch with the largest h.val_acc (h.epoch[i] at its argmax).")
 
 
 def check_anchor_estimate(fn) -> bool:

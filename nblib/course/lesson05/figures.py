@@ -1,433 +1,479 @@
 """Figures of lesson 5: loss correction with a noise transition matrix T (Patrini et al. 2017).
 
 Notation: T[i, j] = P(noisy = j | true = i), p the predicted clean posterior, l(p) the vector of
-cross entropies (-log p_1, ..., -log p_K).
+cross entropies (-log p_1, ..., -log p_K). Forward correction: -log (T^T p)_y; backward
+correction: (T^-1 l(p))_y. Every number drawn here comes from the core: the losses of every label
+from ``nblib.losses.class_values`` (an expected loss is that row times a label distribution), T
+from ``nblib.noise``, the anchor-point estimate from ``nblib.estimate``.
 
-- forward correction:  l_fwd(p, y) = -log (T^T p)_y   (CE of the noisy label against T^T p);
-- backward correction: l_bwd(p, y) = (T^{-1} l(p))_y  (unbiased: sum_j T[c, j] l_bwd(p, j) = l(p, c)).
+Sliders (each a :class:`~nblib.course.widgets.LiveFigure`, built once, redrawn in milliseconds):
 
-The figures (each returns its ``Figure``):
+- :class:`ExpectedLossExplorer`  binary toy of Theorems 1 and 2: the expected loss at one x against
+  the prediction; plain CE is minimised at the *noisy* posterior, forward and backward at the clean one;
+- :class:`ConditioningExplorer`  T(eta) of a family, its inverse, the backward per-sample losses of
+  fixed predictions, and cond(T) against eta with float32's limit ``nblib.losses.MAX_COND``;
+- :class:`EstimationExplorer`    the anchor-point estimate from the CE model of any epoch, with the
+  percentile and the outlier filter, beside the estimation error and the noisy validation accuracy
+  per epoch.
 
-- :func:`expected_loss_figure`   binary toy: the expected loss at one x as a function of the
-  prediction; CE on noisy labels is minimised at the *noisy* posterior, forward and backward at the
-  *clean* one (Patrini's Theorems 1 and 2 in one picture);
-- :func:`conditioning_figure`    T^{-1} of a family T(eta), the spread of backward per-sample
-  losses it causes, and cond(T) against eta;
-- :func:`loss_distribution_figure` per-sample training losses of trained models (backward's go negative);
-- :func:`correction_curves_figure` test accuracy and training loss per epoch for several runs;
-- :func:`estimation_figure`      T beside its anchor-point estimate T-hat and |T-hat - T|;
-- :func:`wrong_t_figure`         forward correction with T blended towards a wrong matrix.
-
-Small numeric helpers used by the figures and the widgets are here too (``transition_family``,
-``blend_transition``, ``backward_loss_matrix``, ``binary_expected_losses``), so that the tests can
-check the numbers a figure draws without drawing it, and the tables the notebook prints
-(``results_table``, ``conditioning_table``, ``estimation_table``, ``blend_table``).
-
-The widget figures label only the non-zero entries of their matrices (``_matrix_panel``).
+Statistics over seeds (seaborn, mean with a +-1 sd band or error bars): :func:`curves_figure`,
+:func:`estimation_error_figure`, :func:`wrong_t_figure`; and :func:`loss_distribution_figure`
+(per-sample training losses of trained models).
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
 
+from ... import estimate, losses, noise
 from ..._checks import check_choice, check_in_range, check_transition_matrix
-from ..figures import learning_curves, transition_heatmap
-from ..style import ESTIMATED_T_LS, FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
+from ..figures import transition_heatmap
+from ..style import FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
+from ..widgets import LiveFigure, live_figure
 
 __all__ = [
-    "FAMILIES", "family_singular_eta", "transition_family", "blend_transition", "condition_number",
-    "backward_loss_matrix", "backward_spread", "conditioning_table", "estimation_table",
-    "binary_transition", "binary_expected_losses",
-    "expected_loss_figure", "conditioning_figure", "loss_distribution_figure",
-    "correction_curves_figure", "estimation_figure", "wrong_t_figure", "curve_roughness", "results_table", "blend_table",
+    "FAMILIES", "family_matrix", "singular_rate", "ExpectedLossExplorer", "ConditioningExplorer", "EstimationExplorer",
+    "conditioning_table", "curves_figure", "estimation_error_figure", "wrong_t_figure", "loss_distribution_figure",
 ]
 
-EPS = 1e-7                 # probabilities are clipped to [EPS, 1] before a log
-GRID_POINTS = 399          # points of the prediction grid in the binary toy
-INV_CLIP = 10.0            # colour range of the T^{-1} heatmap is [-INV_CLIP, INV_CLIP]
-LOSS_HIST_LIMIT = 1000.0   # the conditioning histogram spans [-LOSS_HIST_LIMIT, LOSS_HIST_LIMIT] (symlog)
+GRID_POINTS = 399          # predictions on the x axis of the binary toy
+GRID_EDGE = 0.0025         # the toy's predicted P(y=1|x) runs from GRID_EDGE to 1 - GRID_EDGE
+TOY_YLIM = (0.0, 2.5)      # the toy's expected-loss axis (nats)
+INV_CLIP = 10.0            # colour range of the T^-1 heatmap is [-INV_CLIP, INV_CLIP]
+LOSS_LIMIT = 1000.0        # the per-sample loss histogram spans [-LOSS_LIMIT, LOSS_LIMIT] (symmetric log)
 HIST_BINS = 60
-CURVE_POINTS = 60          # etas on the cond(T) curve
-ANNOT_MIN = 0.005          # matrix entries below this (in absolute value) are left unlabelled
-FAMILIES = ("symmetric", "digit map")  # T(eta) = (1 - eta) I + eta P for two choices of P
+CURVE_POINTS = 80          # etas on the cond(T) curve
+ANNOT_MIN = 0.05           # entries of a slider's matrix below this (in absolute value) stay unlabelled
+ERR_COLOR = OKABE_ITO["purple"]
+VAL_COLOR = OKABE_ITO["green"]
+# the two families of lesson 5: T(eta) = (1 - eta) I + eta P with P uniform over the other classes,
+# or the digit confusions of Patrini et al. (7->1, 2->7, 5<->6, 3->8)
+FAMILIES = {"symmetric": dict(kind="symmetric"), "digit map": dict(kind="asymmetric", mapping="digits")}
 
 
-# ----------------------------------------------------------------------------- numeric helpers
-def family_singular_eta(family: str, num_classes: int = 10) -> float:
-    """The eta at which T(eta) of ``family`` becomes singular.
-
-    symmetric: eigenvalues 1 and 1 - eta K / (K - 1), so eta* = (K - 1) / K (0.9 for K = 10);
-    digit map: the 5 <-> 6 swap block [[1 - eta, eta], [eta, 1 - eta]] has eigenvalue 1 - 2 eta, eta* = 0.5.
-    """
-    check_choice("family", family, FAMILIES)
-    return (num_classes - 1) / num_classes if family == "symmetric" else 0.5
+def family_matrix(family: str, num_classes: int, eta: float) -> np.ndarray:
+    """T(eta) of ``family`` (a key of ``FAMILIES``), from ``nblib.noise.transition_matrix``."""
+    kw = dict(FAMILIES[check_choice("family", family, FAMILIES)])
+    with warnings.catch_warnings():    # near the singular point T is no longer diagonally dominant
+        warnings.simplefilter("ignore", UserWarning)
+        return noise.transition_matrix(kw.pop("kind"), num_classes, eta, **kw)
 
 
-def transition_family(family: str, eta: float, num_classes: int = 10) -> np.ndarray:
-    """T(eta) = (1 - eta) I + eta P, P the symmetric (uniform over the other classes) or the digit map
-    (7->1, 2->7, 5<->6, 3->8); ``eta`` in [0, eta*) where eta* = :func:`family_singular_eta`."""
-    from ...noise import transition_matrix
-
-    eta_star = family_singular_eta(family, num_classes)
-    check_in_range("eta", eta, 0, eta_star, hi_open=True)
-    kind = "symmetric" if family == "symmetric" else "asymmetric"
-    return transition_matrix(kind, num_classes, float(eta), mapping="mnist")
-
-
-def blend_transition(T, T_wrong, weight: float) -> np.ndarray:
-    """(1 - weight) T + weight T_wrong: a transition matrix that is wrong by ``weight`` in [0, 1]."""
-    T = check_transition_matrix(T)
-    T_wrong = check_transition_matrix(T_wrong, num_classes=T.shape[0], name="T_wrong")
-    check_in_range("weight", weight, 0, 1)
-    return (1 - weight) * T + weight * T_wrong
-
-
-def condition_number(T) -> float:
-    """2-norm condition number of T (inf when singular); backward correction multiplies by T^{-1}."""
-    return float(np.linalg.cond(check_transition_matrix(T)))
-
-
-def _as_probs(probs) -> np.ndarray:
-    """probs as a float64 (N, K) NumPy array."""
-    if isinstance(probs, torch.Tensor):
-        probs = probs.detach().cpu().double().numpy()
-    P = np.asarray(probs, dtype=np.float64)
-    if P.ndim != 2 or P.shape[1] < 2:
-        raise ValueError(f"probs must be an (N, K) array of predicted probabilities, got shape {P.shape}")
-    return P
-
-
-def backward_loss_matrix(probs, T) -> np.ndarray:
-    """(N, K) array: entry [n, j] is the backward-corrected loss of sample n if its label were j,
-    (T^{-1} l(p_n))_j = sum_k (T^{-1})[j, k] (-log p_nk); rows of ``probs`` are predicted clean
-    posteriors. The same numbers as ``nblib.losses.backward`` (tested), in NumPy for speed."""
-    T = check_transition_matrix(T)
-    P = _as_probs(probs)
-    if T.shape[0] != P.shape[1]:
-        raise ValueError(f"T must be ({P.shape[1]}, {P.shape[1]}) to match probs with {P.shape[1]} classes, "
-                         f"got {T.shape}")
-    return -np.log(np.clip(P, EPS, 1)) @ np.linalg.inv(T).T
-
-
-def binary_transition(e01: float, e10: float) -> np.ndarray:
-    """2x2 T with flip rates e01 = P(noisy 1 | true 0), e10 = P(noisy 0 | true 1); e01 + e10 < 1."""
-    check_in_range("e01", e01, 0, 1, hi_open=True)
-    check_in_range("e10", e10, 0, 1, hi_open=True)
-    if e01 + e10 >= 1:
-        raise ValueError(f"e01 + e10 must be < 1 (else T is singular or flips the classes), got {e01 + e10:.3g}")
-    return np.array([[1 - e01, e01], [e10, 1 - e10]])
-
-
-def binary_expected_losses(p_clean: float, e01: float, e10: float, grid=None) -> dict:
-    """Expected loss at one x as a function of the predicted P(y = 1 | x) on ``grid``.
-
-    With clean posterior c = (1 - p_clean, p_clean) the noisy label is drawn from T^T c. Returns a
-    dict with the grid ``q`` and four curves: ``clean`` E_{y~c}[-log p_y] (the target),
-    ``ce`` E_{y~T^T c}[-log p_y] (plain CE on noisy labels), ``forward`` E[-log (T^T p)_y] and
-    ``backward`` E[(T^{-1} l(p))_y] (equal to ``clean``: Theorem 1), plus their argmins.
-    """
-    check_in_range("p_clean", p_clean, 0, 1)
-    T = binary_transition(e01, e10)
-    q = np.linspace(0.0025, 0.9975, GRID_POINTS) if grid is None else np.asarray(grid, dtype=np.float64)
-    P = np.stack([1 - q, q], axis=1)                     # predicted clean posteriors (G, 2)
-    c = np.array([1 - p_clean, p_clean])
-    noisy = T.T @ c                                      # noisy-label distribution at x
-    L = -np.log(np.clip(P, EPS, 1))                      # l(p) per grid point (G, 2)
-    curves = {
-        "clean": L @ c,
-        "ce": L @ noisy,
-        "forward": -np.log(np.clip(P @ T, EPS, 1)) @ noisy,
-        "backward": (L @ np.linalg.inv(T).T) @ noisy,
-    }
-    out = dict(q=q, T=T, noisy_posterior=float(noisy[1]), **curves)
-    out["argmin"] = {k: float(q[np.argmin(v)]) for k, v in curves.items()}
-    return out
-
-
-# ----------------------------------------------------------------------------- figures
-def _loss_histogram_axes(ax, limit: float, xlabel: str, ylabel: str, title: str, legend_size: float = 8):
-    """Axes of a per-sample loss histogram: symmetric log x from -limit to limit (backward
-    correction's losses go below zero), a line at zero, labels and legend."""
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlim(-limit, limit)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=legend_size, loc="upper left")
-
-
-def _matrix_panel(ax, M, title: str, vmin: float = 0.0, vmax: float = 1.0, cmap: str = HEATMAP_CMAP,
-                  annot: bool = True, xlabel: str = "noisy label j", ylabel: str = "true label i"):
-    """A widget heatmap: every entry with |value| >= ANNOT_MIN labelled (zeros stay blank, easier to read)."""
-    return transition_heatmap(np.asarray(M, dtype=np.float64), ax=ax, title=title, vmin=vmin, vmax=vmax, cmap=cmap,
-                              annot=annot, annot_min=ANNOT_MIN, fmt=_entry, xlabel=xlabel, ylabel=ylabel)
+def singular_rate(family: str, num_classes: int) -> float:
+    """The eta at which T(eta) of ``family`` is singular (``nblib.noise.singular_rate``)."""
+    kw = dict(FAMILIES[check_choice("family", family, FAMILIES)])
+    return noise.singular_rate(kw.pop("kind"), num_classes, **kw)
 
 
 def _entry(v: float) -> str:
-    """Cell text: two decimals, whole numbers from 10 on (entries of T^{-1} can be large)."""
+    """Cell text: two decimals, whole numbers from 10 on (entries of T^-1 can be large)."""
     return f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}"
 
 
-def expected_loss_figure(p_clean: float = 0.7, e01: float = 0.1, e10: float = 0.4):
-    """Binary toy of Theorems 1-2: expected loss vs prediction, minima marked."""
-    r = binary_expected_losses(p_clean, e01, e10)
-    fig, axes = new_axes(width=6.0, height=3.6)
-    ax = axes[0, 0]
-    ax.plot(r["q"], r["clean"], color=OKABE_ITO["grey"], lw=6, alpha=0.5, label="clean CE (the target)")
-    for name, label in (("ce", "CE on noisy labels"), ("forward", "forward"), ("backward", "backward")):
-        st = loss_style(name)
-        ax.plot(r["q"], r[name], label=f"{label}: min at {r['argmin'][name]:.2f}", lw=1.8, **st)
-        ax.axvline(r["argmin"][name], color=st["color"], ls=":", lw=1)
-    ax.axvline(p_clean, color="black", lw=1, alpha=0.6)
-    ax.set_ylim(min(r["backward"].min(), 0) - 0.1, np.percentile(r["ce"], 90))
-    ax.annotate(" clean posterior", (p_clean, 0.02), xycoords=("data", "axes fraction"), fontsize=8)
-    ax.set_xlabel("predicted P(y = 1 | x)")
-    ax.set_ylabel("expected loss at x (nats)")
-    ax.set_title(f"Noisy CE is minimised at the noisy posterior ({r['noisy_posterior']:.2f});\n"
-                 f"forward and backward at the clean one ({p_clean:.2f})")
-    ax.legend(fontsize=8, loc="upper center")
-    return fig
+class _MatrixPanel:
+    """A K x K heatmap whose values a slider changes: one image and K^2 texts, updated in place.
+
+    Only entries with |value| >= ``annot_min`` are written (None: none), because every glyph costs
+    render time on each move; the colours carry the rest.
+    """
+
+    def __init__(self, ax, M, *, vmin: float, vmax: float, cmap: str = HEATMAP_CMAP, title: str = "",
+                 xlabel: str = "noisy label j", ylabel: str = "true label i", annot_min: float | None = ANNOT_MIN):
+        self.vmin, self.vmax, self.cmap, self.annot_min = vmin, vmax, cmap, annot_min
+        transition_heatmap(np.zeros_like(M), ax=ax, vmin=vmin, vmax=vmax, cmap=cmap, annot=False,
+                           xlabel=xlabel, ylabel=ylabel)
+        self.image = ax.images[0]
+        K = M.shape[0]
+        self.texts = ([] if annot_min is None else
+                      [[ax.text(j, i, "", ha="center", va="center", fontsize=6) for j in range(K)] for i in range(K)])
+        self.title = ax.set_title(title, fontsize=9)
+        self.set(M)
+
+    @property
+    def artists(self) -> list:
+        return [self.image, self.title, *(t for row in self.texts for t in row)]
+
+    def set(self, M, title: str | None = None) -> None:
+        import matplotlib.pyplot as plt
+
+        self.image.set_data(np.clip(M, self.vmin, self.vmax))
+        if title is not None:
+            self.title.set_text(title)
+        if not self.texts:
+            return
+        shade = plt.get_cmap(self.cmap)((np.clip(M, self.vmin, self.vmax) - self.vmin) / (self.vmax - self.vmin))
+        dark = shade[..., :3] @ (0.299, 0.587, 0.114) < 0.5
+        for (i, j), v in np.ndenumerate(M):
+            t = self.texts[i][j]
+            t.set_text(_entry(v) if abs(v) >= self.annot_min else "")
+            t.set_color("white" if dark[i, j] else "black")
 
 
-def backward_spread(probs, labels, family: str, etas) -> np.ndarray:
-    """Standard deviation of the backward per-sample losses of ``probs``/``labels`` for T(eta), per eta."""
-    P = _as_probs(probs)
-    y = np.asarray(torch.as_tensor(labels).cpu())
-    L = -np.log(np.clip(P, EPS, 1))
-    out = []
-    for eta in etas:
-        T_inv = np.linalg.inv(transition_family(family, eta, P.shape[1]))
-        out.append(np.einsum("nk,nk->n", L, T_inv[y]).std())
-    return np.array(out)
+# ----------------------------------------------------------------------------- 1. the binary toy
+
+class ExpectedLossExplorer:
+    """Theorems 1 and 2 in one picture: two classes, one input x with clean posterior
+    c = (1 - P(y=1|x), P(y=1|x)), flip rates e01 (0 -> 1) and e10 (1 -> 0).
+
+    For every prediction p = (1 - q, q) on a grid of q, the expected loss at x under the noisy
+    label distribution T^T c is ``class_values(loss, logits(p), T=T) @ (T^T c)``: plain CE is
+    minimised at the noisy posterior (T^T c)_1, forward and backward at the clean one; backward's
+    curve *is* the clean CE (unbiasedness). ``draw(...)`` returns the figure, ``png(...)`` the
+    bytes a slider shows; ``minima(...)`` the argmins.
+    """
+
+    def __init__(self):
+        self.q = np.linspace(GRID_EDGE, 1 - GRID_EDGE, GRID_POINTS)
+        self.logits = torch.as_tensor(np.stack([np.zeros_like(self.q), np.log(self.q / (1 - self.q))], axis=1))
+        self.fig, ((ax,),) = live_figure(1, width=6.0, height=3.4, left=0.1, right=0.97, bottom=0.14, top=0.9)
+        self.lines, self.marks = {}, {}
+        (self.lines["clean"],) = ax.plot(self.q, self.q, color=OKABE_ITO["grey"], lw=6, alpha=0.5,
+                                         label="clean CE (the target)")
+        for name in ("ce", "forward", "backward"):
+            st = loss_style(name)
+            (self.lines[name],) = ax.plot(self.q, self.q, lw=1.8, label={"ce": "CE on noisy labels"}.get(name, name), **st)
+            self.marks[name] = ax.axvline(0.5, color=st["color"], ls=":", lw=1)
+        self.clean_mark = ax.axvline(0.5, color="black", lw=1, alpha=0.6)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(*TOY_YLIM)
+        ax.set_xlabel("predicted P(y = 1 | x)")
+        ax.set_ylabel("expected loss at x (nats)")
+        ax.legend(fontsize=8, loc="upper center", ncols=2)
+        self.title = ax.text(0.0, 1.03, "", transform=ax.transAxes, fontsize=9)
+        dynamic = [*self.lines.values(), *self.marks.values(), self.clean_mark, self.title]
+        self.live = LiveFigure(self.fig, dynamic, self._move)
+
+    def curves(self, p_clean: float, e01: float, e10: float) -> dict:
+        """The expected losses on the grid (``q``, ``clean``, ``ce``, ``forward``, ``backward``) and
+        the noisy posterior P(noisy = 1 | x)."""
+        check_in_range("p_clean", p_clean, 0, 1)
+        T = noise.binary_transition(e01, e10)
+        c = np.array([1 - p_clean, p_clean])
+        noisy = T.T @ c
+        values = {name: losses.class_values(name, self.logits, **({"T": T} if name != "ce" else {})).numpy()
+                  for name in ("ce", "forward", "backward")}
+        out = {"q": self.q, "noisy_posterior": float(noisy[1]), "clean": values["ce"] @ c}
+        out.update({name: v @ noisy for name, v in values.items()})
+        return out
+
+    def minima(self, p_clean: float, e01: float, e10: float) -> dict:
+        """Where each expected loss is smallest on the grid (clean, ce, forward, backward)."""
+        r = self.curves(p_clean, e01, e10)
+        return {k: float(self.q[np.argmin(r[k])]) for k in ("clean", "ce", "forward", "backward")}
+
+    def _move(self, p_clean: float, e01: float, e10: float) -> None:
+        r = self.curves(p_clean, e01, e10)
+        self.lines["clean"].set_ydata(r["clean"])
+        at = {}
+        for name in ("ce", "forward", "backward"):
+            at[name] = float(self.q[np.argmin(r[name])])
+            self.lines[name].set_ydata(r[name])
+            self.marks[name].set_xdata([at[name], at[name]])
+        self.clean_mark.set_xdata([p_clean, p_clean])
+        self.title.set_text(f"posterior: clean {p_clean:.2f}, noisy {r['noisy_posterior']:.2f}  |  minima (dotted): "
+                            f"CE {at['ce']:.2f}, forward {at['forward']:.2f}, backward {at['backward']:.2f}")
+
+    def draw(self, p_clean: float = 0.7, e01: float = 0.1, e10: float = 0.4):
+        return self.live.draw(p_clean=p_clean, e01=e01, e10=e10)
+
+    def png(self, p_clean: float = 0.7, e01: float = 0.1, e10: float = 0.4) -> bytes:
+        return self.live.png(p_clean=p_clean, e01=e01, e10=e10)
 
 
-def conditioning_table(probs, labels, family: str, etas, digits: int = 3):
-    """pandas DataFrame, one row per eta: cond(T(eta)), the largest |entry| of T^{-1}, and the std,
-    minimum and share of negative values of the backward per-sample losses of ``probs``/``labels``."""
+# ----------------------------------------------------------------------------- 2. conditioning
+
+class ConditioningExplorer:
+    """Backward correction's T^-1 for T(eta) of one family, on fixed predictions.
+
+    ``logits`` (N, K): a CE model's predictions on the training set; ``labels`` (N,): their noisy
+    labels. Left: T^-1. Middle: the per-sample losses of these predictions under CE and under
+    backward correction with T(eta) (``nblib.losses.backward``). Right: cond(T(eta)) and the spread
+    of the backward losses against eta (computed once), the current eta, and the float32 limit
+    ``nblib.losses.MAX_COND`` beyond which backward correction refuses T.
+    """
+
+    def __init__(self, logits, labels, family: str = "symmetric"):
+        self.family = check_choice("family", family, FAMILIES)
+        self.logits = torch.as_tensor(logits).double()
+        self.labels = torch.as_tensor(labels).long()
+        self.K = self.logits.shape[1]
+        self.eta_star = singular_rate(family, self.K)
+        self.eta_max = self.max_eta(self.K, family)
+        ce = losses.ce(self.logits, self.labels, reduction="none").numpy()
+        etas = np.linspace(0, self.eta_max, CURVE_POINTS)
+        conds = [noise.condition_number(family_matrix(family, self.K, e)) for e in etas]
+        spread = [self.backward_losses(e).std() for e in etas]
+        self.fig, ((a1, a2, a3),) = live_figure(3, width=4.0, height=3.6, left=0.05, right=0.985, wspace=0.42,
+                                               top=0.8, bottom=0.15)
+        T_inv = np.linalg.inv(family_matrix(family, self.K, 0.0))
+        self.inverse = _MatrixPanel(a1, T_inv, vmin=-INV_CLIP, vmax=INV_CLIP, cmap="RdBu_r", annot_min=None,
+                                    xlabel="class j of the loss vector", ylabel="noisy label y")
+        self.fig.colorbar(self.inverse.image, ax=a1, shrink=0.8)
+        self.bins = np.concatenate([-np.logspace(np.log10(LOSS_LIMIT), 0, HIST_BINS // 2)[:-1],
+                                    np.linspace(-1, 1, 5), np.logspace(0, np.log10(LOSS_LIMIT), HIST_BINS // 2)[1:]])
+        counts, _ = np.histogram(np.clip(ce, -LOSS_LIMIT, LOSS_LIMIT), bins=self.bins)
+        a2.stairs(counts, self.bins, fill=True, color=loss_style("ce")["color"], alpha=0.35, label=f"CE: std {ce.std():.2f}")
+        self.hist = a2.stairs(counts, self.bins, color=loss_style("backward")["color"], lw=2, label="backward")
+        a2.set_xscale("symlog", linthresh=1)
+        a2.set_xlim(-LOSS_LIMIT, LOSS_LIMIT)
+        a2.set_ylim(0, 1.15 * len(ce))
+        a2.set_yscale("symlog", linthresh=10)
+        a2.axvline(0, color="black", lw=0.8)
+        a2.set_xlabel("per-sample loss (nats, symmetric log axis)")
+        a2.set_ylabel("samples")
+        a2.legend(fontsize=7, loc="upper left")
+        self.hist_text = a2.text(0.02, 0.55, "", transform=a2.transAxes, fontsize=7,
+                                 color=loss_style("backward")["color"])
+        a2.set_title("Per-sample losses of the same predictions", fontsize=9)
+
+        a3.semilogy(etas, conds, color="black", label="cond(T)")
+        a3.semilogy(etas, spread, color=loss_style("backward")["color"], label="std of backward losses")
+        a3.axhline(losses.MAX_COND, color=FLIPPED_COLOR, ls="--", lw=1)
+        a3.text(0.02, losses.MAX_COND * 1.6, f"float32 limit: backward refuses cond > {losses.MAX_COND:.2g}",
+                fontsize=7, color=FLIPPED_COLOR, transform=a3.get_yaxis_transform())
+        a3.axvline(self.eta_star, color="grey", ls=":")
+        a3.set_xlim(0, self.eta_star * 1.02)
+        a3.set_ylim(0.3, losses.MAX_COND * 20)
+        (self.mark_cond,) = a3.plot([0], [1], "o", color="black", ms=6)
+        (self.mark_spread,) = a3.plot([0], [1], "o", color=loss_style("backward")["color"], ms=6)
+        a3.set_xlabel(f"eta (T singular at {self.eta_star:.2f})")
+        a3.set_ylabel("value (log scale)")
+        a3.legend(fontsize=7, loc="center left")
+        self.cond_title = a3.set_title("", fontsize=9)
+        self.suptitle = self.fig.text(0.01, 0.93, "", fontsize=10)
+        self.fig.text(0.25, 0.93, "the closer T is to singular, the wilder backward's per-sample losses", fontsize=9)
+        dynamic = [*self.inverse.artists, self.hist, self.hist_text, self.mark_cond,
+                   self.mark_spread, self.cond_title, self.suptitle]
+        self.live = LiveFigure(self.fig, dynamic, self._move)
+
+    @staticmethod
+    def max_eta(num_classes: int, family: str, steps: int = 200) -> float:
+        """The largest eta on a grid of ``steps`` up to the singular point whose T(eta) backward
+        correction still accepts (cond(T) <= ``nblib.losses.MAX_COND``)."""
+        star = singular_rate(family, num_classes)
+        ok = [e for e in np.linspace(0, star, steps, endpoint=False)
+              if noise.condition_number(family_matrix(family, num_classes, e)) <= losses.MAX_COND]
+        return float(ok[-1])
+
+    def backward_losses(self, eta: float) -> np.ndarray:
+        """Per-sample backward-corrected losses of the fixed predictions with T(eta)."""
+        T = family_matrix(self.family, self.K, eta)
+        return losses.backward(self.logits, self.labels, T=T, reduction="none").numpy()
+
+    def _move(self, eta: float) -> None:
+        eta = float(min(max(eta, 0.0), self.eta_max))
+        T = family_matrix(self.family, self.K, eta)
+        bwd = self.backward_losses(eta)
+        cond = noise.condition_number(T)
+        T_inv = np.linalg.inv(T)
+        self.inverse.set(T_inv, title=f"T^-1: largest |entry| {np.abs(T_inv).max():.3g}")
+        counts, _ = np.histogram(np.clip(bwd, -LOSS_LIMIT, LOSS_LIMIT), bins=self.bins)
+        self.hist.set_data(counts)
+        self.hist_text.set_text(f"backward: std {bwd.std():.3g}\n{(bwd < 0).mean():.0%} negative")
+        self.mark_cond.set_data([eta], [cond])
+        self.mark_spread.set_data([eta], [bwd.std()])
+        self.cond_title.set_text(f"cond(T) = {cond:.3g}")
+        self.suptitle.set_text(f"{self.family} T(eta = {eta:.3f})")
+
+    def draw(self, eta: float = 0.4):
+        return self.live.draw(eta=eta)
+
+    def png(self, eta: float = 0.4) -> bytes:
+        return self.live.png(eta=eta)
+
+
+def conditioning_table(logits, labels, family: str, etas, digits: int = 3):
+    """pandas DataFrame, one row per eta: cond(T(eta)), the largest |entry| of T^-1, and the std,
+    minimum and share of negative values of the backward per-sample losses of ``logits``/``labels``."""
     import pandas as pd
 
-    P = _as_probs(probs)
-    y = np.asarray(torch.as_tensor(labels).cpu())
-    rows = []
+    explorer_rows = []
+    z, y = torch.as_tensor(logits).double(), torch.as_tensor(labels).long()
     for eta in etas:
-        T = transition_family(family, eta, P.shape[1])
-        L = backward_loss_matrix(P, T)[np.arange(len(y)), y]
-        rows.append(dict(eta=eta, cond_T=condition_number(T), max_abs_T_inv=np.abs(np.linalg.inv(T)).max(),
-                         bwd_loss_std=L.std(), bwd_loss_min=L.min(), share_negative=(L < 0).mean()))
-    return pd.DataFrame(rows).set_index("eta").round(digits)
+        T = family_matrix(family, z.shape[1], eta)
+        L = losses.backward(z, y, T=T, reduction="none").numpy()
+        explorer_rows.append(dict(eta=eta, cond_T=noise.condition_number(T), max_abs_T_inv=np.abs(np.linalg.inv(T)).max(),
+                                  bwd_loss_std=L.std(), bwd_loss_min=L.min(), share_negative=(L < 0).mean()))
+    return pd.DataFrame(explorer_rows).set_index("eta").round(digits)
 
 
-def estimation_table(probs_by_epoch: dict, T, percentile: float = 97.0, digits: int = 3):
-    """pandas DataFrame: estimation error of T-hat with and without the outlier filter, per epoch of
-    the CE model whose predictions ``probs_by_epoch`` (epoch -> (N, K)) holds."""
-    import pandas as pd
+# ----------------------------------------------------------------------------- 3. estimation
 
-    from ...estimate import estimate_transition, estimation_error
+class EstimationExplorer:
+    """The anchor-point estimate of T from the CE model of a chosen epoch.
 
-    rows = {e: {f"error, filter {'on' if f else 'off'}":
-                estimation_error(estimate_transition(p, percentile=percentile, filter_outliers=f), T)
-                for f in (True, False)} for e, p in sorted(probs_by_epoch.items())}
-    table = pd.DataFrame.from_dict(rows, orient="index").round(digits)
-    table.index.name = "CE epoch"
-    return table
+    ``probs`` (E, N, K): the CE model's predicted noisy-label probabilities on the training set
+    after each of its E epochs; ``T`` the true matrix (only to score the estimate); ``val_acc``
+    (E,): its accuracy on the noisy validation set per epoch. Panels: T-hat, |T-hat - T|, and per
+    epoch the estimation error (97th percentile, filter on: Patrini's setting) with the noisy
+    validation accuracy; the chosen epoch and the epoch of best validation accuracy are marked.
+    """
 
+    def __init__(self, probs, T, val_acc, percentile: float = 97.0):
+        self.probs = np.asarray(probs)
+        self.T = check_transition_matrix(T)
+        self.val = np.asarray(val_acc, dtype=float)
+        E = self.probs.shape[0]
+        if self.probs.ndim != 3 or len(self.val) != E:
+            raise ValueError("probs must be (epochs, N, K) and val_acc one value per epoch")
+        self.epochs = np.arange(1, E + 1)
+        self.errors = np.array([self.error(e, percentile, True) for e in self.epochs])
+        self.val_epoch = int(self.epochs[np.argmax(self.val)])
+        self.fig, ((a1, a2, a3),) = live_figure(3, width=3.7, height=3.5, left=0.05, right=0.93, wspace=0.45,
+                                               top=0.8, bottom=0.15)
+        K = self.T.shape[0]
+        self.hat = _MatrixPanel(a1, np.eye(K), vmin=0, vmax=1, ylabel="class i (row = prediction at its anchor)")
+        self.diff = _MatrixPanel(a2, np.zeros((K, K)), vmin=0, vmax=0.5, title="|T-hat - T| (colours up to 0.5)",
+                                 annot_min=None)
+        self.fig.colorbar(self.diff.image, ax=a2, shrink=0.8)
+        a3.plot(self.epochs, self.errors, color=ERR_COLOR, label=f"estimation error ({percentile:g}th pct, filter on)")
+        a3.set_xlabel("epoch of the CE model")
+        a3.set_ylabel("relative L1 error of T-hat", color=ERR_COLOR)
+        a3.set_ylim(0, max(0.6, 1.1 * float(np.nanmax(self.errors))))
+        twin = a3.twinx()
+        twin.plot(self.epochs, self.val, color=VAL_COLOR, lw=1)
+        twin.set_ylabel("accuracy on the noisy validation set", color=VAL_COLOR)
+        twin.grid(False)
+        twin.spines["right"].set_visible(True)
+        a3.axvline(self.val_epoch, color=VAL_COLOR, ls=":", lw=1.2)
+        a3.text(self.val_epoch, 0.02, " best val", color=VAL_COLOR, fontsize=7, va="bottom",
+                transform=a3.get_xaxis_transform())
+        self.mark = a3.axvline(1, color="black", lw=1.5)
+        a3.set_title("which CE model to read T from?", fontsize=9)
+        self.suptitle = self.fig.text(0.01, 0.93, "", fontsize=10)
+        self.live = LiveFigure(self.fig, [*self.hat.artists, *self.diff.artists, self.mark, self.suptitle], self._move)
 
-def _symlog_bins(limit: float, bins: int) -> np.ndarray:
-    """Bin edges equally spaced on a symmetric-log axis (linear within [-1, 1]) up to +-limit."""
-    half = np.concatenate([np.linspace(0, 1, 4, endpoint=False), np.logspace(0, np.log10(limit), bins // 2 - 4)])
-    return np.concatenate([-half[::-1], half[1:]])
+    def estimate(self, epoch: int, percentile: float = 97.0, filter_outliers: bool = True):
+        """(T-hat, reasons): the estimate from the model after ``epoch`` (1-based), and why its
+        anchors are degenerate (``nblib.estimate.degenerate_anchors``; empty when they are not)."""
+        P = self.probs[int(epoch) - 1].astype(np.float64)
+        anchors = estimate.anchor_points(P, percentile, bool(filter_outliers))
+        with warnings.catch_warnings():      # the reasons are returned, not warned, under a slider
+            warnings.simplefilter("ignore", RuntimeWarning)
+            T_hat = estimate.estimate_transition(P, percentile, bool(filter_outliers))
+        return T_hat, estimate.degenerate_anchors(P, anchors, T_hat)
 
+    def error(self, epoch: int, percentile: float = 97.0, filter_outliers: bool = True) -> float:
+        """Relative L1 error of the estimate from the model after ``epoch``."""
+        return estimate.estimation_error(self.estimate(epoch, percentile, filter_outliers)[0], self.T)
 
-def conditioning_figure(probs, labels, family: str = "symmetric", eta: float = 0.4):
-    """Three panels for T(eta) of ``family``: T^{-1} (heatmap), the backward per-sample losses of the
-    predictions ``probs`` with ``labels`` beside their CE (histogram), and cond(T) and the spread of the
-    backward losses against eta."""
-    P = _as_probs(probs)
-    K = P.shape[1]
-    T = transition_family(family, eta, K)
-    y = np.asarray(torch.as_tensor(labels).cpu())
-    rows = np.arange(len(y))
-    L_bwd = backward_loss_matrix(P, T)[rows, y]
-    L_ce = -np.log(np.clip(P[rows, y], EPS, 1))
-    T_inv = np.linalg.inv(T)
-    cond = condition_number(T)
+    def _move(self, epoch: int, percentile: float, filter_outliers: bool) -> None:
+        T_hat, reasons = self.estimate(epoch, percentile, filter_outliers)
+        err = estimate.estimation_error(T_hat, self.T)
+        self.hat.set(T_hat, title=f"T-hat: CE model after epoch {int(epoch)}")
+        self.diff.set(np.abs(T_hat - self.T))
+        self.mark.set_xdata([epoch, epoch])
+        warn = " (degenerate anchors)" if reasons else ""
+        self.suptitle.set_text(f"{percentile:g}th percentile, filter {'on' if filter_outliers else 'off'}: "
+                               f"error {err:.3f}{warn}")
 
-    fig, axes = new_axes(ncols=3, width=4.0, height=3.7)
-    ax = axes[0, 0]
-    _matrix_panel(ax, T_inv, f"$T^{{-1}}$ (colours clipped at ±{INV_CLIP:g})", vmin=-INV_CLIP, vmax=INV_CLIP,
-                  cmap="RdBu_r", xlabel="class j of the loss vector", ylabel="noisy label y")
+    def draw(self, epoch: int, percentile: float = 97.0, filter_outliers: bool = True):
+        return self.live.draw(epoch=epoch, percentile=percentile, filter_outliers=filter_outliers)
 
-    ax = axes[0, 1]
-    bins = _symlog_bins(LOSS_HIST_LIMIT, HIST_BINS)
-    ax.hist(np.clip(L_ce, -LOSS_HIST_LIMIT, LOSS_HIST_LIMIT), bins=bins, color=loss_style("ce")["color"],
-            alpha=0.35, label=f"CE: std {L_ce.std():.2f}")
-    ax.hist(np.clip(L_bwd, -LOSS_HIST_LIMIT, LOSS_HIST_LIMIT), bins=bins, color=loss_style("backward")["color"],
-            histtype="step", lw=2, label=f"backward: std {L_bwd.std():.2f},\n{(L_bwd < 0).mean():.0%} negative")
-    _loss_histogram_axes(ax, LOSS_HIST_LIMIT, "per-sample loss (nats, symmetric log axis)", "samples",
-                         "Per-sample losses of the same predictions", legend_size=7)
-
-    ax = axes[0, 2]
-    eta_star = family_singular_eta(family, K)
-    etas = np.linspace(0, eta_star, CURVE_POINTS, endpoint=False)
-    conds = np.linalg.cond(np.stack([transition_family(family, e, K) for e in etas]))
-    ax.semilogy(etas, conds, color="black", label="cond(T)")
-    ax.semilogy(etas, backward_spread(P, y, family, etas), color=loss_style("backward")["color"],
-                label="std of backward losses")
-    ax.plot([eta, eta], [cond, L_bwd.std()], "o", color=FLIPPED_COLOR, ms=7)
-    ax.axvline(eta_star, color="grey", ls=":")
-    ax.set_xlabel(f"eta (singular at {eta_star:.2f})")
-    ax.set_ylabel("value (log scale)")
-    ax.set_title(f"cond(T) = {cond:.1f}")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"{family} T(eta = {eta:.2f}): the closer T is to singular, the wilder backward's losses",
-                 fontsize=11)
-    return fig
-
-
-def loss_distribution_figure(losses: dict, title: str | None = None):
-    """Histograms of per-sample training losses, ``losses``: label -> 1-D array (one model each), on a
-    symmetric-log axis so that CE's small positive losses and backward's huge negative ones both show."""
-    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in losses.items()}
-    biggest = max(float(np.abs(a).max()) for a in arrays.values())
-    limit = 10.0 ** max(1, int(np.ceil(np.log10(max(biggest, 1.0)))))
-    bins = _symlog_bins(limit, HIST_BINS)
-    fig, axes = new_axes(width=6.4, height=3.5)
-    ax = axes[0, 0]
-    for label, a in arrays.items():
-        st = loss_style(label)
-        ax.hist(a, bins=bins, histtype="step", lw=1.8, color=st["color"], ls=_hat_ls(label, "-"),
-                label=f"{label}: {(a < 0).mean():.1%} negative, std {a.std():.2f}")
-    ax.set_yscale("log")
-    _loss_histogram_axes(ax, limit, "per-sample training loss (nats, symmetric log axis)", "samples (log scale)",
-                         title or "Per-sample losses after training: only backward goes below zero")
-    return fig
+    def png(self, epoch: int, percentile: float = 97.0, filter_outliers: bool = True) -> bytes:
+        return self.live.png(epoch=epoch, percentile=percentile, filter_outliers=filter_outliers)
 
 
-def _hat_ls(label: str, default):
-    """Runs with an estimated T ('T-hat' in the label) are drawn dotted, beside the solid/dash-dot true-T runs."""
-    return ESTIMATED_T_LS if "hat" in label.lower() else default
+# ----------------------------------------------------------------------------- statistics over seeds
 
+def curves_figure(curves, order=None, title: str | None = None):
+    """Test accuracy and training loss per epoch, mean over seeds with a +-1 sd band (seaborn).
 
-def correction_curves_figure(histories: dict, title: str | None = None):
-    """Two panels: test accuracy per epoch and training loss per epoch (symmetric log axis: backward's
-    loss can run to large negative values) for each run (label -> History). Colours follow the loss;
-    runs with an estimated T ('T-hat' in the label) are dotted."""
+    ``curves``: long DataFrame with columns run, seed, epoch, test_acc, loss (one row per run,
+    seed and epoch). Colours follow the loss; runs with an estimated T ('T-hat') are dotted.
+    """
+    import seaborn as sns
+
+    order = list(order) if order is not None else list(dict.fromkeys(curves["run"]))
     fig, axes = new_axes(ncols=2, width=4.8, height=3.5)
-    acc_ax, loss_ax = axes[0, 0], axes[0, 1]
-    lows = []
-    for label, h in histories.items():
-        st = loss_style(label)
-        kw = dict(color=st["color"], ls=_hat_ls(label, st["ls"]), lw=2.0 if "hat" in label.lower() else 1.5)
-        acc_ax.plot(h.epoch, h.test_acc, label=label, **kw)
-        loss_ax.plot(h.epoch, h.loss, label=label, **kw)
-        skip = max(1, len(h.test_acc) // 10)  # the first epochs (still learning) don't set the y-range
-        lows.append(min(h.test_acc[skip:] or h.test_acc))
-    acc_ax.set_ylim(max(0.0, min(lows) - 0.05), 1.0)
-    acc_ax.set_xlabel("epoch")
-    acc_ax.set_ylabel("test accuracy")
-    acc_ax.set_title("Test accuracy (clean test labels)")
-    acc_ax.legend(fontsize=8)
-    loss_ax.set_yscale("symlog", linthresh=1)
-    loss_ax.axhline(0, color="black", lw=0.8)
-    loss_ax.set_xlabel("epoch")
-    loss_ax.set_ylabel("training loss (nats, symmetric log axis)")
-    loss_ax.set_title("Training loss (mean over noisy labels)")
+    palette = {r: loss_style(r)["color"] for r in order}
+    dashes = {r: _dash(loss_style(r)["ls"]) for r in order}
+    for ax, metric, label in ((axes[0, 0], "test_acc", "test accuracy (clean test labels)"),
+                              (axes[0, 1], "loss", "training loss (nats, symmetric log axis)")):
+        sns.lineplot(data=curves, x="epoch", y=metric, hue="run", style="run", hue_order=order, style_order=order,
+                     palette=palette, dashes=dashes, errorbar=("sd", 1), ax=ax, legend=ax is axes[0, 0])
+        ax.set_ylabel(label)
+    axes[0, 0].legend(fontsize=8, title=None)
+    axes[0, 1].set_yscale("symlog", linthresh=1)
+    axes[0, 1].axhline(0, color="black", lw=0.8)
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
 
 
-def estimation_figure(T, T_hat, title: str | None = None):
-    """T, its estimate T-hat and |T-hat - T| side by side; the relative L1 error in the title."""
-    from ...estimate import estimation_error
-
-    T = check_transition_matrix(T)
-    T_hat = check_transition_matrix(T_hat, num_classes=T.shape[0], name="T_hat")
-    err = estimation_error(T_hat, T)
-    fig, axes = new_axes(ncols=3, width=3.5, height=3.4)
-    _matrix_panel(axes[0, 0], T, "true T")
-    _matrix_panel(axes[0, 1], T_hat, "estimate T-hat", ylabel="class i (row = prediction at its anchor)")
-    _matrix_panel(axes[0, 2], np.abs(T_hat - T), "|T-hat - T| (colours up to 0.5)", vmax=0.5)
-    fig.suptitle(title or f"Anchor-point estimate: relative L1 error {err:.3f}", fontsize=11)
-    return fig
+def _dash(ls: str):
+    return {"-": "", "--": (4, 2), "-.": (4, 1.5, 1, 1.5), ":": (1, 1.5)}.get(ls, "")
 
 
-def wrong_t_figure(cache: dict, T, wrong: str, weight: float, ce_history=None):
-    """Forward correction with T_w = (1 - w) T + w T_wrong, trained once per w.
+def estimation_error_figure(errors, val_epochs, title: str | None = None):
+    """Estimation error of T-hat against the epoch of the CE model, one faint line per seed and the
+    mean (seaborn), with each seed's epoch of best noisy validation accuracy marked.
 
-    ``cache``: name of a wrong matrix -> (T_wrong, {w: History of forward(T_w)}); ``wrong`` picks
-    one, ``weight`` one of its trained w. Panels: T_w (heatmap), test accuracy per epoch at w (beside
-    w = 0, i.e. the true T, and CE), final test accuracy against w for every wrong matrix in ``cache``.
+    ``errors``: long DataFrame with columns seed, epoch, error; ``val_epochs``: seed -> epoch.
     """
-    if wrong not in cache:
-        raise ValueError(f"wrong must be one of {list(cache)}, got {wrong!r}")
-    T_wrong, histories = cache[wrong]
-    weights = [float(w) for w in histories]
-    weight = float(weight)
-    if weight not in weights:
-        raise ValueError(f"weight must be one of the trained weights {weights}, got {weight!r}")
-    fig, axes = new_axes(ncols=3, width=3.8, height=3.5)
-    _matrix_panel(axes[0, 0], blend_transition(T, T_wrong, weight), f"T used: {1 - weight:.2f} true + {weight:.2f} wrong",
-                  annot=False)
-    runs = {"forward(true T)": histories[weights[0]]}
-    if ce_history is not None:
-        runs["ce"] = ce_history
-    ax = learning_curves(runs, "test_acc", ax=axes[0, 1], title="Test accuracy per epoch")
-    if weight != weights[0]:
-        h = histories[weight]
-        ax.plot(h.epoch, h.test_acc, color=OKABE_ITO["purple"], lw=2, label=f"forward(w = {weight:.2f})")
-        ax.legend(fontsize=8)
-    ax = axes[0, 2]
-    markers = "osD^v"
-    for k, (name, (_, hs)) in enumerate(cache.items()):
-        ws = [float(w) for w in hs]
-        ax.plot(ws, [hs[w].final_test_acc for w in ws], marker=markers[k % len(markers)], ls="-",
-                color=loss_style("forward")["color"], alpha=1.0 if name == wrong else 0.35, label=name)
-    ax.plot([weight], [histories[weight].final_test_acc], "o", ms=13, mfc="none", mew=2, color=FLIPPED_COLOR)
-    if ce_history is not None:
-        ax.axhline(ce_history.final_test_acc, color=loss_style("ce")["color"], ls="--", label="ce")
-    ax.set_xlabel("weight w of the wrong matrix")
-    ax.set_ylabel("final test accuracy")
-    ax.set_title("Final accuracy vs how wrong T is")
-    ax.legend(fontsize=7)
-    fig.suptitle(f"Forward correction with T blended towards: {wrong}", fontsize=11)
+    import seaborn as sns
+
+    fig, axes = new_axes(width=5.4, height=3.3)
+    ax = axes[0, 0]
+    sns.lineplot(data=errors, x="epoch", y="error", units="seed", estimator=None, color=ERR_COLOR, alpha=0.35,
+                 lw=1, ax=ax)
+    sns.lineplot(data=errors, x="epoch", y="error", errorbar=None, color=ERR_COLOR, lw=2, ax=ax, label="mean over seeds")
+    for seed, epoch in val_epochs.items():
+        row = errors[(errors["seed"] == seed) & (errors["epoch"] == epoch)]
+        ax.plot(epoch, float(row["error"].iloc[0]), "o", color=VAL_COLOR, ms=7,
+                label="epoch of best noisy validation accuracy" if seed == next(iter(val_epochs)) else None)
+    ax.set_xlabel("epoch of the CE model the anchors are read from")
+    ax.set_ylabel("relative L1 error of T-hat")
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Estimate T from which model?", fontsize=10)
     return fig
 
 
-def curve_roughness(history) -> float:
-    """Mean absolute change of test accuracy from one epoch to the next (how jumpy a curve is)."""
-    acc = np.asarray(history.test_acc, dtype=np.float64)
-    return float(np.abs(np.diff(acc)).mean()) if len(acc) > 1 else 0.0
+def wrong_t_figure(finals, ce_final=None, title: str | None = None):
+    """Final test accuracy of forward correction with T_w = (1 - w) T + w T_wrong against w, one
+    line per wrong matrix, mean +-1 sd over seeds (seaborn pointplot); CE's mean as a dashed line.
+
+    ``finals``: long DataFrame with columns wrong, w, seed, final_test_acc.
+    """
+    import seaborn as sns
+
+    fig, axes = new_axes(width=5.0, height=3.4)
+    ax = axes[0, 0]
+    sns.pointplot(data=finals, x="w", y="final_test_acc", hue="wrong", errorbar=("sd", 1), dodge=0.15,
+                  palette=[loss_style("forward")["color"], OKABE_ITO["purple"]], markers=["o", "s"], ax=ax)
+    if ce_final is not None:
+        ax.axhline(float(np.mean(ce_final)), color=loss_style("ce")["color"], ls="--", label="ce (mean)")
+    ax.set_xlabel("weight w of the wrong matrix (w = 0: the true T)")
+    ax.set_ylabel("final test accuracy")
+    ax.legend(fontsize=8, title="T blended towards")
+    ax.set_title(title or "Forward correction is only as good as its T", fontsize=10)
+    return fig
 
 
-def results_table(histories: dict, digits: int = 3):
-    """pandas DataFrame, one row per run label: best and final test accuracy, final training loss and
-    the roughness of the test curve (:func:`curve_roughness`). ``histories``: label -> History, or
-    label -> list of Histories (one per seed; the table then shows seed means and ``final_std``)."""
-    import pandas as pd
+def loss_distribution_figure(per_sample: dict, title: str | None = None):
+    """Histograms of per-sample training losses (label -> 1-D array, one trained model each) on a
+    symmetric-log axis, so CE's small positive losses and backward's negative ones both show."""
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in per_sample.items()}
+    biggest = max(float(np.abs(a).max()) for a in arrays.values())
+    limit = 10.0 ** max(1, int(np.ceil(np.log10(max(biggest, 1.0)))))
+    half = np.concatenate([np.linspace(0, 1, 4, endpoint=False), np.logspace(0, np.log10(limit), HIST_BINS // 2 - 4)])
+    bins = np.concatenate([-half[::-1], half[1:]])
+    fig, axes = new_axes(width=6.4, height=3.3)
+    ax = axes[0, 0]
+    for label, a in arrays.items():
+        st = loss_style(label)
+        ax.hist(a, bins=bins, histtype="step", lw=1.8, color=st["color"], ls=st["ls"],
+                label=f"{label}: {(a < 0).mean():.1%} negative, std {a.std():.2f}")
+    ax.set_yscale("log")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(-limit, limit)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("per-sample training loss (nats, symmetric log axis)")
+    ax.set_ylabel("samples (log scale)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(title or "Per-sample losses after training: only backward goes below zero", fontsize=10)
+    return fig
 
-    rows = {}
-    for label, hs in histories.items():
-        hs = list(hs) if isinstance(hs, (list, tuple)) else [hs]
-        row = dict(best_test_acc=np.mean([h.best_test_acc for h in hs]),
-                   final_test_acc=np.mean([h.final_test_acc for h in hs]))
-        if len(hs) > 1:
-            row["final_std"] = np.std([h.final_test_acc for h in hs])
-        row["final_train_loss"] = np.mean([h.loss[-1] for h in hs])
-        row["roughness"] = np.mean([curve_roughness(h) for h in hs])
-        rows[label] = row
-    table = pd.DataFrame.from_dict(rows, orient="index").round(digits)
-    table.index.name = f"mean of {len(hs)} seeds" if len(hs) > 1 else "run"
-    return table
-
-
-def blend_table(cache: dict, digits: int = 3):
-    """pandas DataFrame of final test accuracy: rows = weight w of the wrong matrix, one column per
-    wrong matrix in ``cache`` (name -> (T_wrong, {w: History}))."""
-    import pandas as pd
-
-    table = pd.DataFrame({name: {float(w): h.final_test_acc for w, h in hs.items()}
-                          for name, (_, hs) in cache.items()}).round(digits)
-    table.index.name = "w"
-    return table
