@@ -88,3 +88,17 @@ def new_axes(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float =
     use_style()
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
                         constrained_layout=True, **kw)
+
+
+SEABORN_DASHES = {"-": "", "--": (4, 2), "-.": (4, 1.5, 1, 1.5), ":": (1, 1.5)}   # line style -> seaborn dash
+
+
+def seaborn_dashes(names) -> dict:
+    """{name: dash pattern} for seaborn's ``lineplot(style=..., dashes=...)``: each loss keeps its line
+    style, so losses that share a colour (nce and nce+rce) stay apart."""
+    return {n: SEABORN_DASHES.get(loss_style(n)["ls"], "") for n in names}
+
+
+def loss_palette(names) -> dict:
+    """{name: colour} for seaborn's ``palette=``."""
+    return {n: loss_color(n) for n in names}

@@ -12,10 +12,11 @@ import torch
 from ... import losses as L
 from ..feedback import number, unanswered, verdict
 
-__all__ = ["check_mae_class_sum", "check_nrce_class_sum", "check_nce", "check_active_passive", "ACTIVE", "PASSIVE"]
+__all__ = ["check_mae_class_sum", "check_nrce_class_sum", "check_nce", "check_active_passive", "check_gradient_share",
+           "ACTIVE", "PASSIVE"]
 
-ACTIVE = frozenset({"ce", "fl", "nce", "nfl"})
-PASSIVE = frozenset({"mae", "rce", "nmae", "nrce"})
+ACTIVE = frozenset(k for k, v in L.TERM_KINDS.items() if v == "active")
+PASSIVE = frozenset(k for k, v in L.TERM_KINDS.items() if v == "passive")
 REL_TOL = 1e-3          # numeric answers may be rounded to about 3 significant digits
 FN_TOL = 1e-5           # a student's loss function must match nblib's to this absolute tolerance
 CHECK_SAMPLES = 256     # random predictions used to test a student's function
@@ -44,11 +45,12 @@ def check_mae_class_sum(answer, num_classes: int = 10) -> bool:
 
 
 def check_nrce_class_sum(answer, num_classes: int = 10) -> bool:
-    """Exercise: sum_k NRCE(f(x), k) for nblib's NRCE = A (1 - p_y) / (4 (K - 1)), A = -ln(1e-4)."""
+    """Exercise: sum_k NRCE(f(x), k) for nblib's NRCE = RCE / sum_k RCE, whatever RCE's A."""
     return _check_class_sum(answer, "nrce", num_classes,
-                            "A (K - 1) / (4 (K - 1)) = A / 4 = {expected:.4f}: constant (symmetric), but not 1, "
-                            "because the code's A = ln(1e4) ~ 9.21 is not the paper's 4.",
-                            "sum_k (1 - p_k) = K - 1; multiply by A / (4 (K - 1)) with A = nblib.losses.RCE_A.")
+                            "sum_k RCE(f(x), k) = A sum_k (1 - p_k) = A (K - 1), the same for every x, so NRCE = "
+                            "A (1 - p_y) / (A (K - 1)) = (1 - p_y) / (K - 1) and its class sum is {expected:g} "
+                            "for every A: normalizing divides the scale out.",
+                            "RCE = A (1 - p_y); write sum_k RCE(f(x), k) and divide.")
 
 
 def check_nce(fn, num_classes: int = 10) -> bool:
@@ -92,8 +94,9 @@ def check_active_passive(active, passive) -> bool:
     active = {str(a).lower() for a in active}
     passive = {str(p).lower() for p in passive}
     if active == ACTIVE and passive == PASSIVE:
-        return verdict(True, "Active losses have l(f(x), k) = 0 for every k != y (only p_y is pushed up); "
-                       "passive ones have non-zero terms at k != y (they push those p_k down).", "")
+        return verdict(True, "Active losses are written with the label's term only, l(f(x), k) = 0 for every "
+                       "k != y; passive ones have non-zero terms at k != y. It is a statement about the form of "
+                       "the loss: under softmax MAE's and RCE's logit gradients still point where CE's does.", "")
     wrong = sorted((active & PASSIVE) | (passive & ACTIVE))
     missing = sorted((ACTIVE | PASSIVE) - active - passive)
     unknown = sorted((active | passive) - ACTIVE - PASSIVE)
@@ -105,3 +108,29 @@ def check_active_passive(active, passive) -> bool:
     if unknown:
         parts.append(f"not part of the question: {', '.join(unknown)}")
     return verdict(False, "", "; ".join(parts) + ". Look at which classes k carry a non-zero term l(f(x), k).")
+
+
+def check_gradient_share(answer, results, rate: float = 0.4, epochs=(2, 40)) -> bool:
+    """Exercise: which losses of ``results`` (a SweepResult at symmetric noise ``rate``) give the
+    flipped samples more than their share (``rate``) of the gradient, averaged over ``epochs``?"""
+    from .experiments import grad_share
+
+    if unanswered(answer):
+        return False
+    if isinstance(answer, str):
+        raise TypeError(f"answer must be a set or list of loss names such as {{'ce'}}, got the string {answer!r}")
+    names = list(dict.fromkeys(results.frame()["loss"]))
+    chosen = {str(a).lower() for a in answer}
+    unknown = sorted(chosen - set(names))
+    if unknown:
+        raise ValueError(f"answer must name losses of this experiment {names}, got {unknown}")
+    shares = {n: float(grad_share(results, n, epochs).mean()) for n in names}
+    right = {n for n, v in shares.items() if v > rate}
+    measured = ", ".join(f"{n} {v:.2f}" for n, v in shares.items())
+    if chosen == right:
+        return verdict(True, f"Measured shares (flipped samples are {rate:.0%} of the data): {measured}. RCE's weight "
+                       "A p_y is small where the model finds the label implausible, i.e. mostly on flipped samples; "
+                       "CE weighs every sample alike and keeps pushing on the flipped ones; NCE's gradient vanishes "
+                       "on the samples it has fitted, so what is left goes to the ones it has not: mostly flipped.")
+    return verdict(False, "", f"{sorted(chosen)} is not it. Think of each loss's weight w(p_y) and of which samples "
+                   "have a small p_y during training; the gradient-share curves show the answer.")

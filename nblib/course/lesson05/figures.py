@@ -30,7 +30,7 @@ import torch
 from ... import estimate, losses, noise
 from ..._checks import check_choice, check_in_range, check_transition_matrix
 from ..figures import transition_heatmap
-from ..style import FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_style, new_axes
+from ..style import FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_palette, loss_style, new_axes, seaborn_dashes
 from ..widgets import LiveFigure, live_figure
 
 __all__ = [
@@ -388,8 +388,7 @@ def curves_figure(curves, order=None, title: str | None = None):
 
     order = list(order) if order is not None else list(dict.fromkeys(curves["run"]))
     fig, axes = new_axes(ncols=2, width=4.8, height=3.5)
-    palette = {r: loss_style(r)["color"] for r in order}
-    dashes = {r: _dash(loss_style(r)["ls"]) for r in order}
+    palette, dashes = loss_palette(order), seaborn_dashes(order)
     for ax, metric, label in ((axes[0, 0], "test_acc", "test accuracy (clean test labels)"),
                               (axes[0, 1], "loss", "training loss (nats, symmetric log axis)")):
         sns.lineplot(data=curves, x="epoch", y=metric, hue="run", style="run", hue_order=order, style_order=order,
@@ -401,10 +400,6 @@ def curves_figure(curves, order=None, title: str | None = None):
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
-
-
-def _dash(ls: str):
-    return {"-": "", "--": (4, 2), "-.": (4, 1.5, 1, 1.5), ":": (1, 1.5)}.get(ls, "")
 
 
 def estimation_error_figure(errors, val_epochs, title: str | None = None):

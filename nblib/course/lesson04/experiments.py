@@ -1,0 +1,107 @@
+"""Lesson 4's experiments: CE, NCE, RCE and NCE+RCE in the course's ``memorise`` setting, over seeds.
+
+Runs go through :func:`nblib.course.runs.run` under the experiment name ``EXPERIMENT``, the cache
+folder of every lesson that trains this setting: a run shared with lessons 1-3 (CE at symmetric
+0.4, ...) is trained once and gives the same numbers there and here. Two conditions:
+
+- clean labels: does NCE underfit when there is no noise?
+- symmetric noise 0.4: how well does each loss fit the correctly labelled training samples, how
+  many flipped labels does it fit, how far does its test accuracy fall from its best epoch, and
+  where does its gradient go?
+
+The same setting's losses at every symmetric rate are in lesson 6's stored digits grid
+(``GRIDS["digits-classroom"]``): :func:`rate_results` loads it for the comparison across rates.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..._checks import check_choice
+from ..runs import run
+from ..settings import GRIDS, SCALES, SEEDS, SETTINGS
+
+__all__ = ["CONFIG", "EXPERIMENT", "RATE_LOSSES", "run_conditions", "per_seed", "fit_table", "grad_share", "rate_results"]
+
+EXPERIMENT = "memorise"       # the runs.run cache folder shared by the lessons that train this setting
+RATE_LOSSES = ("ce", "mae", "gce", "sce", "nce", "nce+rce", "nce+mae")   # the comparison across rates
+# Per scale: the setting, each condition's noise and losses, the epochs over which gradient shares
+# are averaged (from the second epoch to half the run: later, once a bounded loss has fitted what
+# it fits, its per-epoch share is a ratio of tiny gradients and jumps around), and the stored grid
+# of the comparison across rates (None: train it, for a scale that has no stored grid).
+CONFIG = {
+    "classroom": dict(setting="memorise", conditions={"clean labels": ("sym 0", ("ce", "nce")),
+                                                      "40% symmetric noise": ("sym 0.4", ("ce", "nce", "rce", "nce+rce"))},
+                      share_epochs=(2, 40), grid="digits-classroom"),
+    "large": dict(setting="memorise", conditions={"clean labels": ("sym 0", ("ce", "nce", "rce", "nce+rce")),
+                                                  "40% symmetric noise": ("sym 0.4", ("ce", "nce", "rce", "nce+rce"))},
+                  share_epochs=(2, 100), grid=None),
+}
+
+
+def run_conditions(scale: str = "classroom", seeds=None, device=None, progress: bool = True) -> dict:
+    """{condition: SweepResult} for the conditions of ``CONFIG[scale]`` (trained, or loaded from the cache)."""
+    check_choice("scale", scale, SCALES)
+    cfg = CONFIG[scale]
+    setting = SETTINGS[scale][cfg["setting"]]
+    seeds = tuple(SEEDS[scale] if seeds is None else seeds)
+    return {cond: run(setting, EXPERIMENT, losses=losses, noise=(noise,), seeds=seeds, device=device,
+                      progress=progress)
+            for cond, (noise, losses) in cfg["conditions"].items()}
+
+
+def grad_share(result, loss: str, epochs=(2, 40)) -> np.ndarray:
+    """Per seed: the share of the gradient (on the logits) carried by flipped samples, averaged over
+    ``epochs`` (first, last; 1-based, inclusive) of run ``loss`` of ``result``."""
+    first, last = epochs
+    return np.array([np.mean(h.flipped_grad_share[first - 1:last]) for h in result.histories(loss=loss)])
+
+
+def per_seed(result, loss: str, metric: str, share_epochs=(2, 40)) -> np.ndarray:
+    """Per seed values of run ``loss``: a stored metric (``final_test_acc``, ``best_test_acc``,
+    ``memorisation_gap``), the last epoch of a history curve (``clean_acc``: fit of the correctly
+    labelled training samples; ``flipped_acc_noisy``: flipped samples fitted to their wrong label),
+    or ``grad_share`` (:func:`grad_share`)."""
+    if metric == "grad_share":
+        return grad_share(result, loss, share_epochs)
+    return result.per_seed(metric, loss=loss)
+
+
+FIT_COLUMNS = {"best_test_acc": "best test", "final_test_acc": "final test", "memorisation_gap": "best - final",
+               "clean_acc": "fit: clean samples", "flipped_acc_noisy": "fit: flipped samples",
+               "grad_share": "gradient on flipped"}
+
+
+def fit_table(results: dict, share_epochs=(2, 40), digits: int = 3):
+    """DataFrame, one row per (condition, loss): "mean ± sd" over seeds of the columns of ``FIT_COLUMNS``
+    (fit columns: training samples at the last epoch; gradient share: averaged over ``share_epochs``)."""
+    import pandas as pd
+
+    rows = {}
+    for cond, res in results.items():
+        noisy = not cond.startswith("clean")
+        for loss in dict.fromkeys(res.frame()["loss"]):
+            row = {}
+            for metric, name in FIT_COLUMNS.items():
+                if metric in ("flipped_acc_noisy", "grad_share") and not noisy:
+                    row[name] = ""
+                    continue
+                v = per_seed(res, loss, metric, share_epochs)
+                row[name] = f"{v.mean():.{digits}f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.{digits}f}"
+            rows[(cond, loss)] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.names = ["condition", "loss"]
+    return table
+
+
+def rate_results(scale: str = "classroom", losses=None, device=None, progress: bool = True):
+    """Every symmetric rate for ``losses`` in this lesson's setting, as a SweepResult: at classroom
+    scale lesson 6's stored grid (``nblib.sweep.load_grid``, no training); at another scale the
+    same runs trained (or loaded from the cache) in that scale's setting."""
+    from ...sweep import load_grid
+
+    cfg = CONFIG[check_choice("scale", scale, SCALES)]
+    if cfg["grid"] is not None:
+        return load_grid(GRIDS[cfg["grid"]])
+    rates = ("sym 0.2", "sym 0.4", "sym 0.6", "sym 0.8")
+    return run(SETTINGS[scale][cfg["setting"]], EXPERIMENT, losses=losses, noise=rates, seeds=SEEDS[scale],
+               device=device, progress=progress)
