@@ -87,3 +87,44 @@ def test_paper_results_copy_names_its_source():
         if candidate.exists():
             assert text.endswith(candidate.read_text())
             break
+
+
+def test_paper_claims_are_judged_per_seed_and_never_raise(stored, monkeypatch):
+    """A paper's claim that does not hold on a grid is a finding: judged by the claims rule, no exception
+    even under NBLIB_STRICT_CLAIMS; the lesson's own claims (assert_claims) do raise."""
+    from nblib.course import claims as course_claims
+    from nblib.course.lesson06 import paper_claims as pc
+
+    monkeypatch.setenv(course_claims.STRICT_ENV_VAR, "1")
+    digits = stored["digits-classroom"]
+    judged = pc.check("mae_underfits", digits)            # MAE does not underfit digits in 80 epochs
+    assert len(judged) == 1 and not judged[0].held
+    assert all(c.held for c in pc.check("gce_beats_ce", digits)) and len(pc.check("gce_beats_ce", digits)) == 4
+    table = pc.claims_table({"digits": digits}, next(t for k, t in bench.paper_tables().items() if k.startswith("CIFAR-10,")))
+    assert list(table.index) == list(pc.PAPER_CLAIMS.values())
+    assert table.loc[pc.PAPER_CLAIMS["gce_beats_ce"], "digits"] == "held (4/4)"
+    assert table.loc[pc.PAPER_CLAIMS["gce_beats_ce"], "paper (CIFAR-10)"] == "held (4/4)"
+    assert table.loc[pc.PAPER_CLAIMS["ce_gap"], "paper (CIFAR-10)"] == ""
+    with pytest.raises(course_claims.ClaimNotHeld):
+        pc.assert_claims(course_claims.Claims(quiet=True), digits, ("mae_underfits",), "digits")
+    with pytest.raises(ValueError, match="claim must be one of"):
+        pc.parts("nope", digits)
+
+
+def test_lesson06_exercise_checks(stored, capsys):
+    from nblib.course.lesson06 import exercises as ex
+
+    frame = stored["mnist1d-classroom"].frame()
+    gaps = frame[frame["noise"] == "sym 0.8"].groupby("loss")["memorisation_gap"].mean()
+    assert ex.check_largest_gap(gaps.idxmax(), frame, noise="sym 0.8")
+    assert ex.WHY_GAP.get(gaps.idxmax(), "peaks early")[:20] in capsys.readouterr().out
+    among = ("ce", "gce", "nce+rce")
+    acc = frame[frame["noise"] == "sym 0.8"].groupby("loss")["final_test_acc"].mean()[list(among)]
+    assert ex.check_best_loss(acc.idxmax(), frame, noise="sym 0.8", among=among)
+    assert not ex.check_best_loss("ce", frame, noise="sym 0.8", among=among)
+    capsys.readouterr()
+    assert not ex.check_gce_asym(None, frame)
+    assert "No answer yet" in capsys.readouterr().out
+    assert ex.check_gce_asym(False, frame) != ex.check_gce_asym(True, frame)
+    with pytest.raises(TypeError, match="True or False"):
+        ex.check_gce_asym("no", frame)

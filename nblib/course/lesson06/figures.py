@@ -23,8 +23,7 @@ from ..figures import matrix_heatmap
 from ..style import HEATMAP_CMAP, loss_color, loss_hatch, new_axes
 
 __all__ = ["PAPER_RESULTS", "PAPER_NAMES", "accuracy_heatmap", "gap_heatmap", "ranking", "ranking_plot",
-           "overview", "paper_tables", "paper_comparison", "paper_comparison_plot", "cell_summary", "claims",
-           "claims_table"]
+           "overview", "paper_tables", "paper_comparison", "paper_comparison_plot", "cell_summary"]
 
 PAPER_RESULTS = find_data("paper_results.md")   # the published tables, wherever the checkout is
 PAPER_NAMES = {"CE": "ce", "Forward": "forward(T)", "Forward-T": "forward(T)", "Backward-T": "backward(T)",
@@ -208,106 +207,3 @@ def paper_comparison_plot(frame: pd.DataFrame, paper: pd.DataFrame, metric: str 
     axes[0, 1].legend(fontsize=7, ncol=2, loc="lower left")
     fig.suptitle(title or f"solid: {ours_name}, dashed: {paper_name}")
     return fig
-
-
-# ----------------------------------------------------------------------------- the papers' claims
-
-UNDERFIT_POINTS = 5.0   # "underfits": clean accuracy at least this many points below CE's
-HIGH_RATE = 0.6         # "high" symmetric noise: rates from here up
-
-
-def _noisy_columns(table: pd.DataFrame, kind: str, min_rate: float = 0.0) -> list[str]:
-    """Columns 'sym r' / 'asym r' with 0 < r and r >= min_rate, in the table's order."""
-    out = []
-    for c in table.columns:
-        k, _, r = str(c).partition(" ")
-        if k == kind and r and float(r) > 0 and float(r) >= min_rate:
-            out.append(c)
-    return out
-
-
-def claims(frame: pd.DataFrame, paper: pd.DataFrame | None = None, metric: str = "final_test_acc") -> pd.DataFrame:
-    """The published qualitative claims (data/paper_results.md), checked on ``frame`` and, where the
-    paper's table has the numbers (CE, Forward, GCE, SCE), on ``paper``.
-
-    One row per claim that the frame's columns can decide: whether it holds on ours (True / False),
-    the numbers behind it, and the same for the paper ("" when its table cannot tell). Accuracies in
-    %, mean over seeds; "every symmetric rate" means every symmetric rate > 0 the grid has.
-    """
-    acc = _mean_table(frame, metric) * PERCENT
-    gap = _mean_table(frame, "memorisation_gap") * PERCENT
-    std = _mean_table(frame, metric, "std") * PERCENT
-    sym, asym = _noisy_columns(acc, "sym"), _noisy_columns(acc, "asym")
-    high = _noisy_columns(acc, "sym", HIGH_RATE)
-    p = paper.rename(index=PAPER_NAMES) if paper is not None else None
-    rows = []
-
-    def have(table, *names, cols=()):
-        """The table has every named row and column, and no NaN in that block."""
-        cols = list(cols)
-        if table is None or not cols or not all(n in table.index for n in names) or \
-                not all(c in table.columns for c in cols):
-            return False
-        return bool(np.isfinite(table.loc[list(names), cols].to_numpy(dtype=float)).all())
-
-    def add(claim, ours, evidence, paper_holds="", paper_evidence=""):
-        rows.append({"claim": claim, "ours": bool(ours), "evidence (ours)": evidence,
-                     "paper": paper_holds if paper_holds == "" else bool(paper_holds), "evidence (paper)": paper_evidence})
-
-    def fmt(table, name, cols):
-        return ", ".join(f"{c.split()[1]}: {table.loc[name, c]:.1f}" for c in cols)
-
-    if len(sym) >= 2 and have(gap, "ce", cols=sym):
-        lo, hi = sym[0], sym[-1]
-        add("CE's memorisation gap grows with the symmetric rate", gap.loc["ce", hi] > gap.loc["ce", lo],
-            f"CE gap (points) {fmt(gap, 'ce', (lo, hi))}")
-    for loss, claim in (("mae", "MAE underfits: clean accuracy well below CE"),
-                        ("nce", "NCE alone underfits: clean accuracy well below CE")):
-        if have(acc, "ce", loss, cols=("sym 0",)):
-            add(claim, acc.loc[loss, "sym 0"] < acc.loc["ce", "sym 0"] - UNDERFIT_POINTS,
-                f"clean: {loss} {acc.loc[loss, 'sym 0']:.1f} vs ce {acc.loc['ce', 'sym 0']:.1f}")
-    if have(acc, "ce", "gce", cols=sym):
-        ph, pe = "", ""
-        if have(p, "ce", "gce", cols=sym):
-            ph = (p.loc["gce", sym] > p.loc["ce", sym]).all()
-            pe = f"gce {fmt(p, 'gce', sym)} / ce {fmt(p, 'ce', sym)}"
-        add("GCE beats CE at every symmetric rate", (acc.loc["gce", sym] > acc.loc["ce", sym]).all(),
-            f"gce {fmt(acc, 'gce', sym)} / ce {fmt(acc, 'ce', sym)}", ph, pe)
-    if have(acc, "ce", "gce", "nce+rce", cols=high):
-        holds = ((acc.loc["nce+rce", high] > acc.loc["ce", high]) & (acc.loc["nce+rce", high] > acc.loc["gce", high])).all()
-        add("NCE+RCE beats CE and GCE at high symmetric rates", holds,
-            f"nce+rce {fmt(acc, 'nce+rce', high)} / gce {fmt(acc, 'gce', high)} / ce {fmt(acc, 'ce', high)}")
-    if have(acc, "ce", "forward(T)", cols=asym):
-        ph, pe = "", ""
-        if have(p, "ce", "forward(T)", cols=asym):
-            ph = p.loc["forward(T)", asym].mean() > p.loc["ce", asym].mean()
-            pe = f"mean over asym: forward {p.loc['forward(T)', asym].mean():.1f} / ce {p.loc['ce', asym].mean():.1f}"
-        add("forward(T) beats CE under asymmetric noise", acc.loc["forward(T)", asym].mean() > acc.loc["ce", asym].mean(),
-            f"mean over asym: forward {acc.loc['forward(T)', asym].mean():.1f} / ce {acc.loc['ce', asym].mean():.1f}",
-            ph, pe)
-    if have(acc, "forward(T)", "forward(T-hat)", cols=asym):
-        add("an estimated T costs accuracy against the true T",
-            acc.loc["forward(T-hat)", asym].mean() < acc.loc["forward(T)", asym].mean(),
-            f"mean over asym: T-hat {acc.loc['forward(T-hat)', asym].mean():.1f} / T {acc.loc['forward(T)', asym].mean():.1f}")
-    if have(std, "forward(T)", "backward(T)", cols=sym + asym):
-        c = sym + asym
-        add("backward(T) is less stable than forward(T) (larger spread over seeds)",
-            std.loc["backward(T)", c].mean() > std.loc["forward(T)", c].mean(),
-            f"mean std over noisy cells: backward {std.loc['backward(T)', c].mean():.1f} / "
-            f"forward {std.loc['forward(T)', c].mean():.1f}")
-    return pd.DataFrame(rows)
-
-
-def claims_table(frames: dict, paper: pd.DataFrame | None = None, metric: str = "final_test_acc") -> pd.DataFrame:
-    """One row per claim, one True/False column per dataset of ``frames`` ({name: results frame}),
-    and a last column for ``paper`` ("" where its table cannot tell, or a claim a dataset lacks)."""
-    out = None
-    for name, frame in frames.items():
-        c = claims(frame, paper, metric)
-        col = c[["claim", "ours"]].rename(columns={"ours": name})
-        if out is None:
-            out, paper_col = col, c[["claim", "paper"]]
-        else:
-            out = out.merge(col, on="claim", how="outer", sort=False)
-    out = out.merge(paper_col, on="claim", how="left", sort=False)
-    return out.fillna("")
