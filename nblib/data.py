@@ -77,11 +77,12 @@ import torch
 
 from nblib._checks import check_bool, check_choice, check_in_range, check_int, check_seed
 from nblib._device import device as default_device
+from nblib._paths import data_dir
 from nblib.noise import CIFAR100_FINE_NAMES, CIFAR100_SUPERCLASS_NAMES, CIFAR100_SUPERCLASSES
 
 DATASETS = ("digits", "mnist1d", "toy2d", "fashion_mnist", "cifar10", "cifar10n", "cifar100", "cifar100n")
 DATA_ENV_VAR = "NBLIB_DATA"
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "data" / "cache"
+DEFAULT_ROOT = data_dir() / "cache"    # downloads and parsed arrays (the checkout's data/cache when editable)
 DOWNLOAD_TIMEOUT = 60  # seconds without data before a download gives up
 HASH_CHUNK = 1 << 20
 
