@@ -23,7 +23,7 @@ import torch
 
 from .._checks import check_choice
 from ..noise import CIFAR100_FINE_NAMES, CIFAR100_SUPERCLASSES, CIFAR100_SUPERCLASS_NAMES
-from .files import DataError, FILES, _cached_remote, _fetch
+from .files import DataError, FILES, cached_remote, fetch
 
 
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
@@ -61,14 +61,14 @@ CIFAR_N_LABEL_FILES = {
 IDX_UBYTE = 0x08  # IDX type code for unsigned bytes; magic = 0x0000 | type << 8 | ndim
 
 
-def _fashion_mnist(*, root, download, seed):
+def fashion_mnist(*, root, download, seed):
     """Fashion-MNIST (Xiao et al. 2017): 28x28 grey images, official 60000/10000 split."""
     def parse(p):
         return dict(x_train=_read_idx(p["train-images-idx3-ubyte.gz"], 3)[:, None],
                     y_train=_read_idx(p["train-labels-idx1-ubyte.gz"], 1).astype(np.int64),
                     x_test=_read_idx(p["t10k-images-idx3-ubyte.gz"], 3)[:, None],
                     y_test=_read_idx(p["t10k-labels-idx1-ubyte.gz"], 1).astype(np.int64))
-    arrays = _cached_remote("fashion_mnist", root, download, parse, len(FASHION_MNIST_CLASSES))
+    arrays = cached_remote("fashion_mnist", root, download, parse, len(FASHION_MNIST_CLASSES))
     for split in ("train", "test"):
         arrays[f"x_{split}"] = _normalise(arrays[f"x_{split}"], (FASHION_MNIST_MEAN,), (FASHION_MNIST_STD,))
     return arrays, FASHION_MNIST_CLASSES
@@ -96,7 +96,7 @@ CIFAR_LAYOUTS = {
 CIFAR_N_IMAGES = {"cifar10n": "cifar10", "cifar100n": "cifar100"}  # the image set of each label file
 
 
-def _cifar(*, root, download, seed, name):
+def cifar(*, root, download, seed, name):
     """CIFAR-10 or CIFAR-100 (Krizhevsky 2009): 32x32 colour images, official 50000/10000 split.
 
     The pickles inside the tarball are unpickled only after the tarball's SHA-256 matched the
@@ -111,22 +111,22 @@ def _cifar(*, root, download, seed, name):
             test = _cifar_batch(tar, layout.test, layout.label_key)
         return dict(x_train=np.concatenate([x for x, _ in train]), y_train=np.concatenate([y for _, y in train]),
                     x_test=test[0], y_test=test[1])
-    arrays = _cached_remote(name, root, download, parse, len(layout.classes))
+    arrays = cached_remote(name, root, download, parse, len(layout.classes))
     for split in ("train", "test"):
         arrays[f"x_{split}"] = _normalise(arrays[f"x_{split}"], layout.mean, layout.std)
     return arrays, layout.classes
 
 
-def _cifar_n(*, root, download, seed, name):
+def cifar_n(*, root, download, seed, name):
     """CIFAR-10 / CIFAR-100 plus the CIFAR-N human labels (Wei et al. 2022) of the training images.
 
     The label file's ``clean_label`` must equal the official training labels, so a file that does
     not belong to these images is refused; its noisy label sets go to ``noisy_<short name>``.
     """
     images = CIFAR_N_IMAGES[name]
-    arrays, classes = _cifar(root=root, download=download, seed=seed, name=images)
+    arrays, classes = cifar(root=root, download=download, seed=seed, name=images)
     (label_file,) = FILES[name]
-    path = _fetch(name, root, download)[label_file.filename]
+    path = fetch(name, root, download)[label_file.filename]
     labels = read_cifar_n_labels(path, name)
     clean, y = labels["clean_label"], arrays["y_train"]
     if not np.array_equal(clean, y):

@@ -13,8 +13,8 @@ import torch
 from .._checks import check_bool, check_choice, check_int, check_seed
 from .._device import device as default_device
 from .._paths import data_dir
-from .benchmarks import CIFAR_LAYOUTS, CIFAR_N_IMAGES, _cifar, _cifar_n, _fashion_mnist
-from .local import MNIST1D_NUM_CLASSES, TOY2D_BLOBS, _digits, _mnist1d, _toy2d
+from .benchmarks import CIFAR_LAYOUTS, CIFAR_N_IMAGES, cifar, cifar_n, fashion_mnist
+from .local import MNIST1D_NUM_CLASSES, TOY2D_BLOBS, digits, mnist1d, toy2d
 
 
 DATASETS = ("digits", "mnist1d", "toy2d", "fashion_mnist", "cifar10", "cifar10n", "cifar100", "cifar100n")
@@ -132,7 +132,7 @@ def load(name: str, *, device=None, seed: int = 0, root=None, download: bool = T
     if name == "toy2d":
         if n_val is not None:
             raise ValueError("n_val is not available for toy2d: generate a second sample with another seed instead")
-        arrays, classes = _toy2d(seed, n_train=n_train, n_test=n_test, **kw)
+        arrays, classes = toy2d(seed, n_train=n_train, n_test=n_test, **kw)
     else:
         arrays, classes = _LOADERS[name](root=root, download=download, seed=seed, **kw)
         _split_validation(arrays, n_val, seed)
@@ -190,6 +190,6 @@ def _split_validation(arrays: dict, size, seed: int) -> None:
     _take(arrays, "train", rest)
 
 
-_LOADERS = {"digits": _digits, "mnist1d": _mnist1d, "fashion_mnist": _fashion_mnist,
-            **{name: functools.partial(_cifar, name=name) for name in CIFAR_LAYOUTS},
-            **{name: functools.partial(_cifar_n, name=name) for name in CIFAR_N_IMAGES}}
+_LOADERS = {"digits": digits, "mnist1d": mnist1d, "fashion_mnist": fashion_mnist,
+            **{name: functools.partial(cifar, name=name) for name in CIFAR_LAYOUTS},
+            **{name: functools.partial(cifar_n, name=name) for name in CIFAR_N_IMAGES}}

@@ -96,12 +96,12 @@ class ChecksumError(DataError):
     """A file's SHA-256 differs from the published one."""
 
 
-def _digest(obj) -> str:
+def digest(obj) -> str:
     """Short stable hash of a JSON-able object (cache keys)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _cached(path: Path, build, num_classes: int) -> dict[str, np.ndarray]:
+def cached(path: Path, build, num_classes: int) -> dict[str, np.ndarray]:
     """Arrays from ``path`` (.npz) if it exists, reads and passes :func:`_cache_problem`, else
     ``build()`` them and save atomically. A cache that exists but is unusable is rebuilt with a
     ``RuntimeWarning`` naming it and what was wrong (never a bare KeyError, never silent acceptance)."""
@@ -137,10 +137,10 @@ def _cache_problem(arrays: dict[str, np.ndarray], num_classes: int) -> str | Non
     return None
 
 
-def _cached_remote(name: str, root: Path, download: bool, parse, num_classes: int) -> dict[str, np.ndarray]:
+def cached_remote(name: str, root: Path, download: bool, parse, num_classes: int) -> dict[str, np.ndarray]:
     """Parsed arrays of a downloaded set, cached under a key made of its files' checksums."""
-    key = _digest([[f.filename, f.sha256] for f in FILES[name]])
-    return _cached(root / name / f"{name}-{key}.npz", lambda: parse(_fetch(name, root, download)), num_classes)
+    key = digest([[f.filename, f.sha256] for f in FILES[name]])
+    return cached(root / name / f"{name}-{key}.npz", lambda: parse(fetch(name, root, download)), num_classes)
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -188,7 +188,7 @@ def _verify(f: RemoteFile, path: Path, shown: Path) -> None:
                             f"load again to download it afresh from {f.url}")
 
 
-def _fetch(name: str, root: Path, download: bool) -> dict[str, Path]:
+def fetch(name: str, root: Path, download: bool) -> dict[str, Path]:
     """Make sure every file of ``FILES[name]`` is in ``<root>/<name>/`` and verified; return paths."""
     folder = root / name
     missing = [f.filename for f in FILES[name] if not (folder / f.filename).exists()]

@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from .._checks import check_choice, check_in_range, check_int, check_seed
-from .files import _cached, _digest
+from .files import cached, digest
 
 
 DIGITS_TEST_FRACTION = 0.2
@@ -22,7 +22,7 @@ TOY2D_BLOBS = 3                  # default number of blobs
 TOY2D_BLOB_RADIUS = 2.0          # blob centres sit evenly on a circle of this radius
 
 
-def _digits(*, root, download, seed):
+def digits(*, root, download, seed):
     """scikit-learn's 8x8 digits (1797 images), pixels / 16, stratified 80/20 split by ``seed``."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -34,7 +34,7 @@ def _digits(*, root, download, seed):
     return dict(x_train=xtr, y_train=ytr, x_test=xte, y_test=yte), [str(i) for i in range(10)]
 
 
-def _mnist1d(*, root, download, seed, num_samples=MNIST1D_NUM_SAMPLES, data_seed=MNIST1D_SEED):
+def mnist1d(*, root, download, seed, num_samples=MNIST1D_NUM_SAMPLES, data_seed=MNIST1D_SEED):
     """MNIST-1D (Greydanus 2020) generated locally, never downloaded; cached as .npz.
 
     The generator seeds Python's ``random`` and NumPy's global RNG; both states are saved and
@@ -60,11 +60,11 @@ def _mnist1d(*, root, download, seed, num_samples=MNIST1D_NUM_SAMPLES, data_seed
         return dict(x_train=d["x"].astype(np.float32), y_train=d["y"].astype(np.int64),
                     x_test=d["x_test"].astype(np.float32), y_test=d["y_test"].astype(np.int64))
 
-    arrays = _cached(root / "mnist1d" / f"mnist1d-{_digest(spec)}.npz", generate, MNIST1D_NUM_CLASSES)
+    arrays = cached(root / "mnist1d" / f"mnist1d-{digest(spec)}.npz", generate, MNIST1D_NUM_CLASSES)
     return arrays, [str(i) for i in range(MNIST1D_NUM_CLASSES)]
 
 
-def _toy2d(seed, *, n_train=None, n_test=None, variant="moons", num_classes=None, noise=None):
+def toy2d(seed, *, n_train=None, n_test=None, variant="moons", num_classes=None, noise=None):
     """2-D points for live demos: two interleaving half circles ("moons") or K Gaussian blobs.
 
     Classes are balanced in each split (labels i % K, shuffled); features are standardised with the

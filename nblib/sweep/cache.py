@@ -82,7 +82,7 @@ class ResultCache:
 
     def save(self, result: dict) -> Path:
         """Write ``result`` atomically (temp file in the same folder + fsync + os.replace)."""
-        _validate(result, "result to save")
+        validate_result(result, "result to save")
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.path(result["key"])
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{result['key'][:16]}.", suffix=".tmp")
@@ -112,7 +112,7 @@ class ResultCache:
         return n
 
 
-def _validate(result, where: str) -> dict:
+def validate_result(result, where: str) -> dict:
     if not isinstance(result, dict):
         raise SweepCacheError(f"{where}: expected a JSON object, got {type(result).__name__}")
     if result.get("format") != FORMAT:
@@ -140,7 +140,7 @@ def read_result(path, expect_key: str | None = None) -> dict:
     except json.JSONDecodeError as e:
         raise SweepCacheError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); the file is damaged or "
                               "foreign: delete it and rerun the sweep to recompute this run") from None
-    _validate(result, str(path))
+    validate_result(result, str(path))
     _nan_for_null(result)
     if expect_key is not None and result["key"] != expect_key:
         raise SweepCacheError(f"{path}: holds the result of key {result['key'][:12]}..., not of its file name; "
@@ -185,6 +185,6 @@ def read_bundle(path) -> dict:
         raise SweepCacheError(f"{path}: a bundle holds a JSON list of results, got {type(results).__name__}")
     out = {}
     for i, r in enumerate(results):
-        _validate(r, f"{path} [{i}]")
+        validate_result(r, f"{path} [{i}]")
         out[r["key"]] = _nan_for_null(r)
     return out

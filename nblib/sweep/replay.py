@@ -13,7 +13,7 @@ import numpy as np
 
 from .._device import torch_threads
 from ..train import History
-from .cache import ResultCache, _validate, default_root
+from .cache import ResultCache, validate_result, default_root
 from .run import run_one, run_stack
 
 
@@ -29,7 +29,7 @@ def recompute(results, *, root=None, grid: str | None = None, device="cpu", thre
     single = isinstance(results, dict)
     results = [results] if single else list(results)
     for r in results:
-        _validate(r, "result")
+        validate_result(r, "result")
     out: dict[str, dict] = {}
     for r in results:
         if r["key"] in out:

@@ -48,7 +48,7 @@ from ..models import make_model
 from ..noise import corrupt_labels, empirical_transition, transition_matrix
 from ..train import fit, fit_batched, predict_proba, stack_pays
 from .cache import FORMAT, ResultCache, SweepCacheError, bundle_path, default_root, read_bundle, write_bundle
-from .spec import PROTOCOL, Grid, _plain, canonical_json, noise_label, run_key
+from .spec import PROTOCOL, Grid, plain, canonical_json, noise_label, run_key
 from .tables import SweepResult
 from .workers import exit_with_parent
 
@@ -146,15 +146,15 @@ def _metrics(hist, flipped, extra: dict) -> dict:
 
 
 def _result(config, hist, flipped, T, extra, *, engine, dev, wall, stack=None) -> dict:
-    hist_d = _plain(hist.to_dict())
+    hist_d = plain(hist.to_dict())
     hist_d["config"].pop("loss_params", None)      # already in config["loss"]; T is in "transition"
     res = {"format": FORMAT, "key": run_key(config), "config": config,
            "label": {"loss": config["loss"]["label"], "noise": noise_label(config["noise"])},
-           "metrics": _metrics(hist, flipped, extra), "history": hist_d, "transition": _plain(T),
+           "metrics": _metrics(hist, flipped, extra), "history": hist_d, "transition": plain(T),
            "engine": engine, "device": str(dev), "wall_time": wall, "versions": versions(),
            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if "T_hat" in extra:
-        res["transition_estimated"] = _plain(extra["T_hat"])
+        res["transition_estimated"] = plain(extra["T_hat"])
     if stack is not None:
         res["stack"] = stack
     return res

@@ -113,7 +113,7 @@ class LossSpec:
             params = make_loss(self.name, num_classes, **self.params).params
         label = self.label or (f"{self.name}(T)" if transition == "true" else
                                f"{self.name}(T-hat)" if transition == "estimated" else self.name)
-        return {"name": self.name, "params": _plain(params), "label": label, "transition": transition}
+        return {"name": self.name, "params": plain(params), "label": label, "transition": transition}
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ class Grid:
 
     def base_config(self) -> dict:
         """The part of every run's config shared by the whole grid."""
-        return _plain({
+        return plain({
             "protocol": PROTOCOL,
             "dataset": {"name": self.dataset, "seed": self.data_seed, "kw": dict(self.dataset_kw)},
             "model": {"name": self.model, "kw": dict(self.model_kw)},
@@ -298,7 +298,7 @@ class Grid:
                 for seed in self.seeds:
                     cfg = {**copy.deepcopy(base), "loss": loss, "noise": noise, "seed": seed}
                     if loss["transition"] == "estimated":
-                        cfg["estimator"] = _plain(dict(self.estimator))
+                        cfg["estimator"] = plain(dict(self.estimator))
                     out.append(cfg)
         return out
 
@@ -313,7 +313,7 @@ def _sequence(name: str, value, example: str):
     return value
 
 
-def _plain(obj):
+def plain(obj):
     """A JSON-able copy: arrays/tensors -> nested lists, numpy scalars -> Python, tuples -> lists."""
     if isinstance(obj, torch.Tensor):
         obj = obj.detach().cpu().numpy()
@@ -322,15 +322,15 @@ def _plain(obj):
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     return obj
 
 
 def canonical_json(config: dict) -> str:
     """The one text of a config that its key hashes: sorted keys, no spaces, no NaN."""
-    return json.dumps(_plain(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(plain(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def run_key(config: dict) -> str:

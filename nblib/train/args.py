@@ -31,7 +31,7 @@ def check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedul
 DATASET_FIELDS = ("x_train", "y_train", "x_test", "y_test", "num_classes", "input_shape")
 
 
-def _check_data(data) -> None:
+def check_data(data) -> None:
     """``data`` must be a Dataset (:func:`nblib.data.load`), or anything with its fields."""
     if any(not hasattr(data, f) for f in DATASET_FIELDS):
         raise TypeError(f"data must be an nblib.data.Dataset (from nblib.data.load) with {', '.join(DATASET_FIELDS)}, "
@@ -46,7 +46,7 @@ def _tensor(name: str, value, what: str, dtype=None) -> torch.Tensor:
         raise TypeError(f"{name} must be {what} (a tensor, array or list), got {value!r:.80}") from None
 
 
-def _labels(y, n: int, num_classes: int, dev, name: str) -> torch.Tensor:
+def as_labels(y, n: int, num_classes: int, dev, name: str) -> torch.Tensor:
     """One integer label per training sample, shape exactly (n,), on ``dev``."""
     y = _tensor(name, y, "integer class labels")
     if y.shape != (n,):
@@ -55,7 +55,7 @@ def _labels(y, n: int, num_classes: int, dev, name: str) -> torch.Tensor:
     return y.to(dev).long()
 
 
-def _mask(f, y, y_true, name: str) -> torch.Tensor:
+def flipped_mask(f, y, y_true, name: str) -> torch.Tensor:
     """The flipped mask: ``f`` as a boolean (n,) tensor, default ``y != y_true``."""
     if f is None:
         return y != y_true
@@ -66,7 +66,7 @@ def _mask(f, y, y_true, name: str) -> torch.Tensor:
     return f.to(y.device)
 
 
-def _as_loss(loss, loss_params, num_classes: int, name: str = "loss") -> Loss:
+def as_loss(loss, loss_params, num_classes: int, name: str = "loss") -> Loss:
     if isinstance(loss, Loss):
         if loss_params:
             raise TypeError(f"loss_params {sorted(loss_params)} are only used with a loss name; this {name} is a "
@@ -81,7 +81,7 @@ def _as_loss(loss, loss_params, num_classes: int, name: str = "loss") -> Loss:
     raise TypeError(f"{name} must be a loss name from nblib.losses.LOSSES or a Loss module, got {type(loss).__name__}")
 
 
-def _sample_weights(w, y, truncated: bool, name: str = "sample_weight") -> torch.Tensor:
+def sample_weights(w, y, truncated: bool, name: str = "sample_weight") -> torch.Tensor:
     """Per-sample weights as a float32 (n,) tensor: finite, >= 0, not all 0 (pruning weights in [0, 1])."""
     w = _tensor(name, w, "per-sample weights", torch.float32).to(y.device)
     if w.shape != y.shape:
@@ -98,7 +98,7 @@ def _sample_weights(w, y, truncated: bool, name: str = "sample_weight") -> torch
     return w
 
 
-def _check_val(val, data, members: int = 1):
+def check_val(val, data, members: int = 1):
     """``val`` as a pair of tensors (x_val, y_val) of matching length, or None. For a stack of
     ``members`` models y_val may also be (members, n): one label vector per member."""
     if val is None:

@@ -35,7 +35,7 @@ from torch import nn
 from .._checks import check_bool, check_choice, check_int, check_seed
 from .._device import device as default_device
 from ..losses import Loss, TruncatedLq
-from .args import _as_loss, _check_data, _check_val, _labels, _mask, _sample_weights, check_training_args
+from .args import as_loss, check_data, check_val, as_labels, flipped_mask, sample_weights, check_training_args
 from .history import History
 from .members import Single, Stack, check_stackable, predict_proba, stack_pays
 
@@ -292,7 +292,7 @@ def _fit_one(model, data, *, loss, loss_params, y_train, flipped, epochs, batch_
              bar, progress) -> History:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _check_data(data)
+    check_data(data)
     dev = default_device(device)
     epochs, batch_size = check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip)
     seed = check_seed(seed)
@@ -303,14 +303,14 @@ def _fit_one(model, data, *, loss, loss_params, y_train, flipped, epochs, batch_
     refresh = TruncatedLq.pruning_epochs(epochs, prune_start, prune_every)   # checked for every loss
     K, N = data.num_classes, len(data.y_train)
     y_true = data.y_train.to(dev)
-    y = y_true if y_train is None else _labels(y_train, N, K, dev, "y_train")
-    flipped = _mask(flipped, y, y_true, "flipped")
-    loss_fn = _as_loss(loss, loss_params, K).to(dev)
+    y = y_true if y_train is None else as_labels(y_train, N, K, dev, "y_train")
+    flipped = flipped_mask(flipped, y, y_true, "flipped")
+    loss_fn = as_loss(loss, loss_params, K).to(dev)
     loss_fn.check_targets(y, "y_train")
-    val = _check_val(val, data)
+    val = check_val(val, data)
     truncated = isinstance(loss_fn, TruncatedLq)
     if sample_weight is not None:
-        sample_weight = _sample_weights(sample_weight, y, truncated)
+        sample_weight = sample_weights(sample_weight, y, truncated)
     elif truncated:
         sample_weight = torch.ones(N, device=dev)
     pruning = {0: refresh} if truncated else {}
@@ -360,7 +360,7 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
     models = list(models)
     M = len(models)
     check_stackable(models)
-    _check_data(data)
+    check_data(data)
     dev = default_device(device)
     epochs, batch_size = check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip)
     check_bool("eval_train", eval_train)
@@ -374,12 +374,12 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
     seeds = [check_seed(s, f"seeds[{m}]") for m, s in enumerate(seeds)]
     K, N = data.num_classes, len(data.y_train)
     y_true = data.y_train.to(dev)
-    Y = torch.stack([_labels(y, N, K, dev, f"y_trains[{m}]") for m, y in enumerate(y_trains)])
-    F = torch.stack([_mask(f, Y[m], y_true, f"flippeds[{m}]") for m, f in enumerate(flippeds)])
-    losses = [_as_loss(fn, None, K, f"losses[{m}]").to(dev) for m, fn in enumerate(losses)]
+    Y = torch.stack([as_labels(y, N, K, dev, f"y_trains[{m}]") for m, y in enumerate(y_trains)])
+    F = torch.stack([flipped_mask(f, Y[m], y_true, f"flippeds[{m}]") for m, f in enumerate(flippeds)])
+    losses = [as_loss(fn, None, K, f"losses[{m}]").to(dev) for m, fn in enumerate(losses)]
     for m, fn in enumerate(losses):
         fn.check_targets(Y[m], f"y_trains[{m}]")
-    val = _check_val(val, data, M)
+    val = check_val(val, data, M)
     pruning = {m: refresh for m, fn in enumerate(losses) if isinstance(fn, TruncatedLq)}
     W = torch.ones(M, N, device=dev) if pruning else None   # pruning weights; 1 = keep (plain Lq)
 
