@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import nblib
 from nblib import data
 from nblib.data import RemoteFile
 from nblib.noise import CIFAR100_FINE_NAMES, CIFAR100_SUPERCLASS_NAMES
@@ -487,7 +488,7 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        data.files._atomic_write(target, crash)
+        nblib._io.atomic_write(target, crash)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["table.npz"]
 
 

@@ -29,13 +29,14 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-import uuid
 import warnings
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from .._io import atomic_write
 
 
 DOWNLOAD_TIMEOUT = 60  # seconds without data before a download gives up
@@ -117,7 +118,7 @@ def cached(path: Path, build, num_classes: int) -> dict[str, np.ndarray]:
         warnings.warn(f"data cache {path}: {problem}; rebuilding it from its source", RuntimeWarning, stacklevel=2)
     arrays = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, _save_npz(arrays))
+    atomic_write(path, _save_npz(arrays))
     return arrays
 
 
@@ -141,20 +142,6 @@ def cached_remote(name: str, root: Path, download: bool, parse, num_classes: int
     """Parsed arrays of a downloaded set, cached under a key made of its files' checksums."""
     key = digest([[f.filename, f.sha256] for f in FILES[name]])
     return cached(root / name / f"{name}-{key}.npz", lambda: parse(fetch(name, root, download)), num_classes)
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temp file in ``path``'s folder, then rename it onto ``path``.
-
-    Readers see either the old file or the complete new one, never a half-written file.
-    """
-    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp")  # unique per writer
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _save_npz(arrays: dict[str, np.ndarray]):
@@ -215,7 +202,7 @@ def _download(name: str, f: RemoteFile, path: Path) -> None:
             with urllib.request.urlopen(f.url, timeout=DOWNLOAD_TIMEOUT) as response, open(tmp, "wb") as out:
                 shutil.copyfileobj(response, out, HASH_CHUNK)
             _verify(f, tmp, path)
-        _atomic_write(path, fetch)
+        atomic_write(path, fetch)
     except (urllib.error.URLError, OSError) as e:  # URLError, HTTPError, timeouts, refused
         raise DownloadError(f"could not download {f.url} ({e}).\n"
                             + _manual_help(name, path.parent)) from e

@@ -17,12 +17,12 @@ from .cache import FORMAT, RESULTS_ENV_VAR, ResultCache, SweepCacheError, defaul
 from .replay import recompute, same_result
 from .run import DEFAULT_STACK, ENGINES, FINGERPRINT, bundle, load_grid, run_grid, run_one, run_stack, same_machine, versions
 from .workers import exit_with_parent, process_pool
-from .spec import (CLASSROOM_LOSSES, CLASSROOM_NOISE, NOISE_KINDS, PROTOCOL, Grid, LossSpec, NoiseSpec,
+from .spec import (CLASSROOM_LOSSES, CLASSROOM_NOISE, NOISE_KINDS, PROTOCOL, Grid, LossSpec, NoiseSpec, Setting,
                    canonical_json, noise_label, run_key)
 from .tables import METRICS, SweepResult, curves_frame, per_seed, pivot, results_frame, summary_table
 
 __all__ = [
-    "FORMAT", "PROTOCOL", "ENGINES", "RESULTS_ENV_VAR", "default_root", "SweepCacheError", "LossSpec", "NoiseSpec",
+    "FORMAT", "PROTOCOL", "Setting", "ENGINES", "RESULTS_ENV_VAR", "default_root", "SweepCacheError", "LossSpec", "NoiseSpec",
     "Grid", "CLASSROOM_LOSSES", "CLASSROOM_NOISE", "NOISE_KINDS", "DEFAULT_STACK", "METRICS", "run_key",
     "canonical_json", "run_one", "run_stack", "ResultCache", "SweepResult", "run_grid", "load_grid", "recompute",
     "same_result", "same_machine", "FINGERPRINT", "results_frame", "curves_frame", "per_seed", "summary_table",

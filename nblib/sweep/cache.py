@@ -20,17 +20,16 @@ import gzip
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from .._io import atomic_write
 from .._paths import find_data
 from .spec import run_key
 
 FORMAT = "nblib-sweep/1"     # the "format" field of every stored result
 RESULTS_ENV_VAR = "NBLIB_RESULTS"   # overrides where stored results are looked up and written
 STALE_TMP_SECONDS = 3600     # temp files of killed writers older than this are removed
-FILE_MODE = 0o644            # result files are ordinary readable files (mkstemp would make them 0600)
 
 
 def default_root() -> Path:
@@ -85,18 +84,12 @@ class ResultCache:
         validate_result(result, "result to save")
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.path(result["key"])
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{result['key'][:16]}.", suffix=".tmp")
-        try:
-            os.chmod(tmp, FILE_MODE)
-            with os.fdopen(fd, "w") as f:
+        def write(tmp: Path) -> None:
+            with open(tmp, "w") as f:
                 json.dump(_null_for_nan(result), f, indent=1, sort_keys=True, allow_nan=False)
                 f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        atomic_write(final, write)
         return final
 
     def remove_stale_temp(self, older_than: float = STALE_TMP_SECONDS) -> int:
@@ -157,19 +150,13 @@ def bundle_path(root, grid_name: str) -> Path:
 def write_bundle(results: list, path) -> Path:
     """Write ``results`` (in this order) as one gzipped JSON list, byte-for-byte reproducible
     (sorted keys, no timestamp in the gzip header), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps([_null_for_nan(r) for r in results], sort_keys=True, separators=(",", ":"), allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, FILE_MODE)
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
             f.write(text.encode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def read_bundle(path) -> dict:
