@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import nblib
 from nblib import data
 from nblib.data import RemoteFile
 from nblib.noise import CIFAR100_FINE_NAMES, CIFAR100_SUPERCLASS_NAMES
@@ -487,7 +488,7 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        data._atomic_write(target, crash)
+        nblib._io.atomic_write(target, crash)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["table.npz"]
 
 
@@ -561,3 +562,10 @@ def test_a_damaged_data_cache_is_rebuilt_with_a_warning(tmp_path, damage, proble
     with warnings.catch_warnings():
         warnings.simplefilter("error")                 # the rebuilt cache is good: read silently
         data.load("mnist1d", device=CPU, root=tmp_path, num_samples=200)
+
+
+@pytest.mark.parametrize("name, k", [("digits", 10), ("mnist1d", 10), ("cifar10n", 10), ("cifar100", 100),
+                                     ("cifar100n", 100), ("toy2d", 2)])
+def test_num_classes_without_loading(name, k):
+    assert data.num_classes(name) == k
+    assert data.num_classes("toy2d", variant="blobs", num_classes=5) == 5

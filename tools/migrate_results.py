@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from nblib.sweep import ResultCache, default_root, read_result
-from nblib.sweep.cache import FILE_MODE
+from nblib._io import FILE_MODE
 
 
 def _reject_constant(name: str):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .run import DEFAULT_STACK, ENGINES, bundle, process_pool, run_grid
+from .run import DEFAULT_STACK, ENGINES, bundle, run_grid
+from .workers import process_pool
 
 
 def _at_least(lo: int):

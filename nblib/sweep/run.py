@@ -29,10 +29,8 @@ import concurrent.futures as cf
 import datetime
 import functools
 import json
-import multiprocessing
 import os
 import platform
-import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -48,14 +46,14 @@ from ..estimate import estimate_transition, estimation_error
 from ..losses import make_loss
 from ..models import make_model
 from ..noise import corrupt_labels, empirical_transition, transition_matrix
-from ..train import History, fit, fit_batched, predict_proba, stack_pays
-from .cache import FORMAT, ResultCache, SweepCacheError, _validate, bundle_path, default_root, read_bundle, write_bundle
-from .spec import PROTOCOL, Grid, _plain, canonical_json, noise_label, run_key
+from ..train import fit, fit_batched, predict_proba, stack_pays
+from .cache import FORMAT, ResultCache, SweepCacheError, bundle_path, default_root, read_bundle, write_bundle
+from .spec import PROTOCOL, Grid, plain, canonical_json, noise_label, run_key
 from .tables import SweepResult
+from .workers import exit_with_parent
 
 ENGINES = ("auto", "sequential", "vmap")
 DEFAULT_STACK = 32           # models per vmap stack (memory ~ stack x batch x activations)
-PARENT_POLL_SECONDS = 0.5    # how often a pool worker checks that the sweep process that started it lives
 
 
 def versions() -> dict:
@@ -148,15 +146,15 @@ def _metrics(hist, flipped, extra: dict) -> dict:
 
 
 def _result(config, hist, flipped, T, extra, *, engine, dev, wall, stack=None) -> dict:
-    hist_d = _plain(hist.to_dict())
+    hist_d = plain(hist.to_dict())
     hist_d["config"].pop("loss_params", None)      # already in config["loss"]; T is in "transition"
     res = {"format": FORMAT, "key": run_key(config), "config": config,
            "label": {"loss": config["loss"]["label"], "noise": noise_label(config["noise"])},
-           "metrics": _metrics(hist, flipped, extra), "history": hist_d, "transition": _plain(T),
+           "metrics": _metrics(hist, flipped, extra), "history": hist_d, "transition": plain(T),
            "engine": engine, "device": str(dev), "wall_time": wall, "versions": versions(),
            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if "T_hat" in extra:
-        res["transition_estimated"] = _plain(extra["T_hat"])
+        res["transition_estimated"] = plain(extra["T_hat"])
     if stack is not None:
         res["stack"] = stack
     return res
@@ -242,41 +240,6 @@ def _vmap_pays(config: dict, device=None) -> bool:
 
     data = _load_data(canonical_json(config["dataset"]), "cpu")
     return stack_pays(_make_model(config, data), pick_device(device))
-
-
-_watching_parent = False    # set in a worker process once its exit_with_parent thread runs
-
-
-def exit_with_parent(parent_pid: int) -> None:
-    """In a child process of ``parent_pid``: exit as soon as that parent is gone (a daemon thread).
-
-    A process-pool worker is not told when the sweep process is killed with SIGKILL: it finishes
-    its task (minutes at 100 % CPU) and then waits for the next one forever. So a daemon thread
-    polls ``os.getppid()`` every ``PARENT_POLL_SECONDS``; when the worker has been re-parented (its
-    parent died) it ends the process with ``os._exit``: no result is lost that the parent could
-    still have saved. Portable: a no-op in ``parent_pid`` itself (``executor=None``, threads), in a
-    process that is not its child (a Dask worker), and where ``getppid`` keeps reporting a dead
-    parent (Windows). Idempotent: one thread per process.
-    """
-    global _watching_parent
-    if _watching_parent or os.getpid() == parent_pid or os.getppid() != parent_pid:
-        return
-    _watching_parent = True
-
-    def watch():
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_POLL_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="nblib-exit-with-parent", daemon=True).start()
-
-
-def process_pool(workers: int) -> cf.ProcessPoolExecutor:
-    """A local pool of ``workers`` processes for :func:`run_grid` (``spawn``: safe with torch threads
-    and CUDA), whose workers exit with the process that made the pool (:func:`exit_with_parent`)."""
-    workers = check_int("workers", workers, 1)
-    return cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=exit_with_parent, initargs=(os.getpid(),))
 
 
 def _execute(task: list[dict], engine: str, device, threads: int | None, parent_pid: int | None = None) -> list[dict]:
@@ -422,69 +385,6 @@ def bundle(grid: Grid, *, root=None) -> Path:
     root = Path(root or default_root())
     res = load_grid(grid, root=root)
     return write_bundle(res.results, bundle_path(root, grid.name))
-
-
-def recompute(results, *, root=None, grid: str | None = None, device="cpu", threads: int | None = None):
-    """Recompute stored results the way they were made; return the new result(s).
-
-    ``results``: one result dict (returns one) or a list (returns a list, same order), e.g. the
-    seeds of one loss x noise cell. Sequential results are recomputed alone. vmap results are
-    replayed with their whole stack, once per stack (the other members' configs are read from the
-    cache folder ``root/grid``; ``grid`` defaults to the folder under ``root`` holding them all).
-    ``threads``: torch threads (default: the count each result was made with).
-    """
-    single = isinstance(results, dict)
-    results = [results] if single else list(results)
-    for r in results:
-        _validate(r, "result")
-    out: dict[str, dict] = {}
-    for r in results:
-        if r["key"] in out:
-            continue
-        n = threads or r.get("versions", {}).get("torch_threads")
-        with torch_threads(n):
-            if r["engine"] == "sequential":
-                out[r["key"]] = run_one(r["config"], device=device)
-            else:
-                keys = r["stack"]["keys"]
-                configs = _stack_configs(keys, root, grid, r["key"])
-                out.update({res["key"]: res for res in run_stack(configs, device=device)})
-    fresh = [out[r["key"]] for r in results]
-    return fresh[0] if single else fresh
-
-
-def _stack_configs(keys: list[str], root, grid: str | None, key: str) -> list[dict]:
-    root = Path(root or default_root())
-    folders = [root / grid] if grid else sorted(p for p in root.iterdir() if p.is_dir())
-    for folder in folders:
-        cache = ResultCache(folder)
-        if all(k in cache for k in keys):
-            return [cache.load(k)["config"] for k in keys]
-    raise FileNotFoundError(f"the {len(keys)} members of the stack of run {key[:12]}... are not all stored "
-                            f"under {root}; cannot replay it")
-
-
-def same_result(a: dict, b: dict, rtol: float = 0.0) -> bool:
-    """True if two results have the same config and the same per-epoch history (times excepted).
-
-    ``rtol=0`` (default): every number identical. ``rtol > 0``: accuracies still identical (they
-    are counts over the same samples), the real-valued curves (loss, gradient share) equal within
-    relative tolerance ``rtol`` - for a CPU whose math kernels differ in the last bits. A metric
-    that one of the two histories lacks (stored before it existed) counts as NaN.
-    """
-    if a["key"] != b["key"]:
-        return False
-    ha, hb = History.from_dict(a["history"]), History.from_dict(b["history"])
-    for m in History.METRICS:
-        if m == "time":
-            continue
-        x, y = np.asarray(getattr(ha, m), dtype=float), np.asarray(getattr(hb, m), dtype=float)
-        if x.shape != y.shape:
-            return False
-        tol = rtol if m in ("loss", "flipped_grad_share") else 0.0
-        if not np.allclose(x, y, rtol=tol, atol=0.0, equal_nan=True):
-            return False
-    return True
 
 
 def _bar(total: int, initial: int, enabled: bool, desc: str):

@@ -113,7 +113,7 @@ class LossSpec:
             params = make_loss(self.name, num_classes, **self.params).params
         label = self.label or (f"{self.name}(T)" if transition == "true" else
                                f"{self.name}(T-hat)" if transition == "estimated" else self.name)
-        return {"name": self.name, "params": _plain(params), "label": label, "transition": transition}
+        return {"name": self.name, "params": plain(params), "label": label, "transition": transition}
 
 
 @dataclass(frozen=True)
@@ -213,26 +213,20 @@ CLASSROOM_NOISE = (("symmetric", 0.0), ("symmetric", 0.2), ("symmetric", 0.4), (
                    ("asymmetric", 0.4))
 
 
-@dataclass
-class Grid:
-    """A sweep: every loss x noise setting x seed, with shared data, model and training settings.
+@dataclass(kw_only=True)
+class Setting:
+    """An experiment's data, model and training: everything but its losses, noise and seeds.
 
-    ``name`` is the folder under the cache root. ``losses``/``noise`` accept the shorthands of
-    :meth:`LossSpec.parse` / :meth:`NoiseSpec.parse`. ``model`` is a name for
-    ``nblib.models.make_model`` ("auto" picks the dataset's model) with ``model_kw``;
-    ``dataset_kw`` goes to ``nblib.data.load`` (with ``data_seed`` as its ``seed``). The training
-    fields are those of :func:`nblib.train.fit`; ``estimator`` those of
-    ``nblib.estimate.estimate_transition`` (used by ``forward(T-hat)``).
+    ``model`` is a name for ``nblib.models.make_model`` ("auto" picks the dataset's model) with
+    ``model_kw``; ``dataset_kw`` goes to ``nblib.data.load`` (with ``data_seed`` as its ``seed``).
+    The training fields are those of :func:`nblib.train.fit`. The course names its settings in
+    ``nblib.course.settings``; :meth:`grid` adds losses, noise and seeds to make a :class:`Grid`.
     """
 
-    name: str
     dataset: str = "mnist1d"
-    losses: Sequence = CLASSROOM_LOSSES
-    noise: Sequence = CLASSROOM_NOISE
-    seeds: Sequence[int] = (0, 1, 2)
+    dataset_kw: dict = field(default_factory=dict)
     model: str = "auto"
     model_kw: dict = field(default_factory=dict)
-    dataset_kw: dict = field(default_factory=dict)
     data_seed: int = 0
     epochs: int = 20
     batch_size: int = 128
@@ -241,6 +235,48 @@ class Grid:
     weight_decay: float = 0.0
     schedule: str = "constant"
     grad_clip: float | None = None
+
+    def grid(self, name: str, *, losses, noise, seeds) -> "Grid":
+        """The sweep grid of this setting with ``losses`` x ``noise`` x ``seeds`` (spec shorthands allowed)."""
+        own = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(Setting)}
+        return Grid(name, losses=tuple(losses), noise=tuple(noise), seeds=tuple(seeds), **own)
+
+    def train_kw(self) -> dict:
+        """The keywords of :func:`nblib.fit` this setting fixes."""
+        return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
+                    weight_decay=self.weight_decay, schedule=self.schedule, grad_clip=self.grad_clip)
+
+    def load(self, device=None):
+        """The dataset of this setting, on ``device``."""
+        from ..data import load
+
+        return load(self.dataset, device=device, seed=self.data_seed, **self.dataset_kw)
+
+    def make_model(self, data, seed: int):
+        """A fresh model of this setting for ``data``, initialised from ``seed``."""
+        from ..models import make_model
+
+        return make_model(self.model, data, seed=seed, **self.model_kw)
+
+    def replace(self, **changes):
+        """A copy with some fields changed (e.g. more epochs)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Grid(Setting):
+    """A sweep: every loss x noise setting x seed of one :class:`Setting` (data, model, training).
+
+    ``name`` is the folder under the cache root. ``losses``/``noise`` accept the shorthands of
+    :meth:`LossSpec.parse` / :meth:`NoiseSpec.parse`; ``estimator`` holds the keywords of
+    ``nblib.estimate.estimate_transition`` (used by ``forward(T-hat)``). The setting's fields are
+    keywords: ``Grid("mine", dataset="digits", losses=("ce", "gce"), noise=("sym 0.4",))``.
+    """
+
+    name: str
+    losses: Sequence = CLASSROOM_LOSSES
+    noise: Sequence = CLASSROOM_NOISE
+    seeds: Sequence[int] = (0, 1, 2)
     estimator: dict = field(default_factory=lambda: {"percentile": 97.0, "filter_outliers": True})
 
     def __post_init__(self):
@@ -278,7 +314,7 @@ class Grid:
 
     def base_config(self) -> dict:
         """The part of every run's config shared by the whole grid."""
-        return _plain({
+        return plain({
             "protocol": PROTOCOL,
             "dataset": {"name": self.dataset, "seed": self.data_seed, "kw": dict(self.dataset_kw)},
             "model": {"name": self.model, "kw": dict(self.model_kw)},
@@ -298,7 +334,7 @@ class Grid:
                 for seed in self.seeds:
                     cfg = {**copy.deepcopy(base), "loss": loss, "noise": noise, "seed": seed}
                     if loss["transition"] == "estimated":
-                        cfg["estimator"] = _plain(dict(self.estimator))
+                        cfg["estimator"] = plain(dict(self.estimator))
                     out.append(cfg)
         return out
 
@@ -313,7 +349,7 @@ def _sequence(name: str, value, example: str):
     return value
 
 
-def _plain(obj):
+def plain(obj):
     """A JSON-able copy: arrays/tensors -> nested lists, numpy scalars -> Python, tuples -> lists."""
     if isinstance(obj, torch.Tensor):
         obj = obj.detach().cpu().numpy()
@@ -322,15 +358,15 @@ def _plain(obj):
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     return obj
 
 
 def canonical_json(config: dict) -> str:
     """The one text of a config that its key hashes: sorted keys, no spaces, no NaN."""
-    return json.dumps(_plain(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(plain(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def run_key(config: dict) -> str:
