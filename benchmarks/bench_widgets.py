@@ -15,12 +15,15 @@ from functools import partial
 
 from _common import cli, md_table
 
+import numpy as np
+
 import nblib
 from nblib.course.lesson03 import figures as gce_plots
 from nblib.course.lesson02 import figures as gradient_plots
 from nblib.course.lesson01 import figures as noise_plots
+from nblib.course.lesson04 import figures as apl_plots
 from nblib.course.lesson04 import widgets as apl_widgets
-from nblib.course.lesson05 import widgets as correction_widgets
+from nblib.course.lesson05 import figures as correction_plots
 from nblib.course.lesson03 import widgets as gce_widgets
 from nblib.course.widgets import SLOW_UPDATE_S, time_update
 
@@ -36,6 +39,19 @@ def cases() -> dict:
     probs = nblib.train.predict_proba(model, digits.x_train).numpy()
     batch = gce_widgets.gradient_batch(model, digits, noisy, flipped)
     explorer = gce_plots.LqExplorer(batch["p_y"], batch["flipped"], batch["ce_grad_norm"])
+    base = apl_widgets.random_logits(apl_widgets.DEFAULT_NUM_RANDOM, digits.num_classes, 1.0)
+    class_sums = apl_plots.ClassSumExplorer("nce", lambda scale: scale * base)
+    # lesson 5's explorers read a CE model's predictions under the digit map: a few epochs give realistic ones
+    T_map = nblib.noise.transition_matrix("asymmetric", digits.num_classes, NOISE_RATE, mapping="digits")
+    mapped, _ = nblib.noise.corrupt_labels(digits.y_train, T_map, seed=0, exact=True)
+    ce = nblib.models.make_model("auto", digits, seed=0)
+    snapshots = []
+    nblib.fit(ce, digits, y_train=mapped, epochs=3, progress=False, device="cpu",
+              callback=lambda epoch, model, hist: snapshots.append(nblib.train.predict_proba(model, digits.x_train).numpy()))
+    logits = nblib.train.predict_logits(ce, digits.x_train)
+    toy = correction_plots.ExpectedLossExplorer()
+    conditioning = correction_plots.ConditioningExplorer(logits, mapped, "symmetric")
+    estimation = correction_plots.EstimationExplorer(np.stack(snapshots), T_map, [0.5, 0.6, 0.55])
     return {
         ("01", "noise rate"): (partial(noise_plots.noise_view, labels=digits.y_train), dict(kind="symmetric", rate=0.45)),
         ("02", "p_y"): (gradient_plots.logit_gradient_view, dict(p_y=0.13)),
@@ -43,12 +59,11 @@ def cases() -> dict:
         ("03", "q (full redraw)"): (gce_widgets.update_q, dict(q=0.45, batch=batch)),
         ("03", "k"): (partial(gce_widgets.update_truncation, p_y=batch["p_y"], flipped=batch["flipped"]), dict(k=0.65)),
         ("03", "playground q (trains)"): (gce_widgets.update_playground, dict(loss="gce", q=0.9)),
-        ("04", "logit scale"): (apl_widgets.class_sum_update, dict(loss="nce", scale=4.5)),
-        ("05", "clean P(y=1|x)"): (correction_widgets.update_expected_loss, dict(p_clean=0.85)),
-        ("05", "eta"): (partial(correction_widgets.update_conditioning, probs=probs, labels=noisy.numpy()),
-                        dict(family="symmetric", eta=0.45)),
-        ("05", "percentile"): (partial(correction_widgets.update_estimation, probs=probs, T=T),
-                               dict(percentile=100.0)),
+        ("04", "logit scale (blitted PNG)"): (class_sums.png, dict(scale=4.5)),
+        ("05", "clean P(y=1|x), flip rates (blitted PNG)"): (toy.png, dict(p_clean=0.85, e01=0.1, e10=0.4)),
+        ("05", "eta (blitted PNG)"): (conditioning.png, dict(eta=0.45)),
+        ("05", "anchor percentile (blitted PNG)"): (estimation.png, dict(epoch=3, percentile=95.5, filter_outliers=True)),
+        ("05", "CE model epoch (blitted PNG)"): (estimation.png, dict(epoch=2, percentile=97.0, filter_outliers=True)),
     }
 
 

@@ -48,11 +48,12 @@ FIGURES = [
            "Where the gradient goes: cross entropy gives the flipped samples more than their share, MAE less."),
     Figure("03_generalized_cross_entropy", "accuracy_vs_q_figure(",
            "Accuracy vs q: Lq between CE (q -> 0, memorises) and MAE (q = 1, underfits)."),
-    Figure("04_normalized_losses_apl", "accuracy_vs_noise(",
-           "NCE alone underfits; Active-Passive losses against CE, GCE and SCE as symmetric noise grows."),
-    Figure("05_loss_correction", "cplots.correction_curves_figure(",
-           "Forward correction with the true T keeps improving; CE and backward correction peak, then fall."),
-    Figure("06_benchmark", "bench.overview(res2.frame()",
+    Figure("04_normalized_losses_apl", 'seed_curves(noisy.curves("test_acc"',
+           "At 40% noise NCE alone leaves clean samples unfitted and fits flipped ones; NCE+RCE and RCE do neither "
+           "(3 seeds)."),
+    Figure("05_loss_correction", "L.figures.curves_figure(",
+           "Forward correction with the true T keeps its accuracy; CE and backward correction peak, then fall (3 seeds)."),
+    Figure("06_benchmark", "L.figures.overview(main.frame()",
            "Every loss x noise kind x rate on MNIST-1D in one picture, from the course's own stored sweep."),
 ]
 

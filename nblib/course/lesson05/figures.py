@@ -46,6 +46,7 @@ LOSS_LIMIT = 1000.0        # the per-sample loss histogram spans [-LOSS_LIMIT, L
 HIST_BINS = 60
 CURVE_POINTS = 80          # etas on the cond(T) curve
 ANNOT_MIN = 0.05           # entries of a slider's matrix below this (in absolute value) stay unlabelled
+OFF_ANNOT_FACTOR = 2       # a row's largest off-diagonal entry is labelled from ANNOT_MIN times this
 ERR_COLOR = OKABE_ITO["purple"]
 VAL_COLOR = OKABE_ITO["green"]
 # the two families of lesson 5: T(eta) = (1 - eta) I + eta P with P uniform over the other classes,
@@ -73,10 +74,11 @@ def _entry(v: float) -> str:
 
 
 class _MatrixPanel:
-    """A K x K heatmap whose values a slider changes: one image and K^2 texts, updated in place.
+    """A K x K heatmap whose values a slider changes, updated in place.
 
-    Only entries with |value| >= ``annot_min`` are written (None: none), because every glyph costs
-    render time on each move; the colours carry the rest.
+    Every glyph costs render time on each move, so few entries are written (the colours carry the
+    rest): on each row the diagonal and the largest off-diagonal entry, when their |value| is at
+    least ``annot_min`` (None: no numbers at all): 2 K texts, moved to their cells on each update.
     """
 
     def __init__(self, ax, M, *, vmin: float, vmax: float, cmap: str = HEATMAP_CMAP, title: str = "",
@@ -87,13 +89,19 @@ class _MatrixPanel:
         self.image = ax.images[0]
         K = M.shape[0]
         self.texts = ([] if annot_min is None else
-                      [[ax.text(j, i, "", ha="center", va="center", fontsize=6) for j in range(K)] for i in range(K)])
+                      [ax.text(0, 0, "", ha="center", va="center", fontsize=6) for _ in range(2 * K)])
         self.title = ax.set_title(title, fontsize=9)
         self.set(M)
 
     @property
     def artists(self) -> list:
-        return [self.image, self.title, *(t for row in self.texts for t in row)]
+        """Everything an update changes: the image, the title and the texts."""
+        return [self.image, self.title, *self.texts]
+
+    @property
+    def dynamic(self) -> list:
+        """The artists an update without a new title changes."""
+        return [self.image, *self.texts]
 
     def set(self, M, title: str | None = None) -> None:
         import matplotlib.pyplot as plt
@@ -103,11 +111,15 @@ class _MatrixPanel:
             self.title.set_text(title)
         if not self.texts:
             return
+        K = len(M)
         shade = plt.get_cmap(self.cmap)((np.clip(M, self.vmin, self.vmax) - self.vmin) / (self.vmax - self.vmin))
         dark = shade[..., :3] @ (0.299, 0.587, 0.114) < 0.5
-        for (i, j), v in np.ndenumerate(M):
-            t = self.texts[i][j]
-            t.set_text(_entry(v) if abs(v) >= self.annot_min else "")
+        largest_off = (np.abs(M) - np.diag(np.full(K, np.inf))).argmax(axis=1)
+        cells = [(i, i) for i in range(K)] + [(i, int(largest_off[i])) for i in range(K)]
+        for k, (t, (i, j)) in enumerate(zip(self.texts, cells)):
+            v = M[i, j]
+            t.set_position((j, i))
+            t.set_text(_entry(v) if abs(v) >= self.annot_min * (1 if k < K else OFF_ANNOT_FACTOR) else "")
             t.set_color("white" if dark[i, j] else "black")
 
 
@@ -321,10 +333,11 @@ class EstimationExplorer:
         self.epochs = np.arange(1, E + 1)
         self.errors = np.array([self.error(e, percentile, True) for e in self.epochs])
         self.val_epoch = int(self.epochs[np.argmax(self.val)])
-        self.fig, ((a1, a2, a3),) = live_figure(3, width=3.7, height=3.5, left=0.05, right=0.93, wspace=0.45,
-                                               top=0.8, bottom=0.15)
+        self.fig, ((a1, a2, a3),) = live_figure(3, width=3.3, height=3.2, left=0.06, right=0.92, wspace=0.5,
+                                               top=0.8, bottom=0.16)
         K = self.T.shape[0]
-        self.hat = _MatrixPanel(a1, np.eye(K), vmin=0, vmax=1, ylabel="class i (row = prediction at its anchor)")
+        self.hat = _MatrixPanel(a1, np.eye(K), vmin=0, vmax=1, title="T-hat (row i: the prediction at i's anchor)",
+                                ylabel="class i")
         self.diff = _MatrixPanel(a2, np.zeros((K, K)), vmin=0, vmax=0.5, title="|T-hat - T| (colours up to 0.5)",
                                  annot_min=None)
         self.fig.colorbar(self.diff.image, ax=a2, shrink=0.8)
@@ -343,7 +356,7 @@ class EstimationExplorer:
         self.mark = a3.axvline(1, color="black", lw=1.5)
         a3.set_title("which CE model to read T from?", fontsize=9)
         self.suptitle = self.fig.text(0.01, 0.93, "", fontsize=10)
-        self.live = LiveFigure(self.fig, [*self.hat.artists, *self.diff.artists, self.mark, self.suptitle], self._move)
+        self.live = LiveFigure(self.fig, [*self.hat.dynamic, *self.diff.dynamic, self.mark, self.suptitle], self._move)
 
     def estimate(self, epoch: int, percentile: float = 97.0, filter_outliers: bool = True):
         """(T-hat, reasons): the estimate from the model after ``epoch`` (1-based), and why its
@@ -362,11 +375,11 @@ class EstimationExplorer:
     def _move(self, epoch: int, percentile: float, filter_outliers: bool) -> None:
         T_hat, reasons = self.estimate(epoch, percentile, filter_outliers)
         err = estimate.estimation_error(T_hat, self.T)
-        self.hat.set(T_hat, title=f"T-hat: CE model after epoch {int(epoch)}")
+        self.hat.set(T_hat)
         self.diff.set(np.abs(T_hat - self.T))
         self.mark.set_xdata([epoch, epoch])
         warn = " (degenerate anchors)" if reasons else ""
-        self.suptitle.set_text(f"{percentile:g}th percentile, filter {'on' if filter_outliers else 'off'}: "
+        self.suptitle.set_text(f"epoch {int(epoch)}, {percentile:g}th pct, filter {'on' if filter_outliers else 'off'}: "
                                f"error {err:.3f}{warn}")
 
     def draw(self, epoch: int, percentile: float = 97.0, filter_outliers: bool = True):
