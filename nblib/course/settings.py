@@ -18,7 +18,7 @@ SCALES = ("classroom", "large")
 # ------------------------------------------------------------------------------------------------
 # The settings. Measured on the course's 2-core CPU (seeds 0-4, also with ATEN_CPU_CAPABILITY=default):
 #
-# "memorise": the course's main experiment, lessons 1-4 and lesson 6's digits grid. An MLP on
+# "memorise": the course's main experiment, lessons 1-5 and lesson 6's digits grid. An MLP on
 #   digits trained long enough (80 epochs) for cross entropy to fit nearly every flipped label: at
 #   symmetric noise 0.4 it fits >= 93 % of them on every seed while its test accuracy falls >= 20
 #   points below its peak. 300 of digits' 1437 training images are held out as a validation set
@@ -56,7 +56,7 @@ GRIDS = {
     # MNIST-1D ("hard") is lesson 6's headline grid: CE memorises there as on the papers' CIFAR runs.
     "mnist1d-classroom": CLASSROOM["hard"].grid("mnist1d-classroom", losses=CLASSROOM_LOSSES, noise=CLASSROOM_NOISE,
                                                 seeds=SEEDS["classroom"]),
-    # digits in the memorise setting of lessons 1-4, so lesson 6's digits numbers are theirs.
+    # digits in the memorise setting of lessons 1-5, so lesson 6's digits numbers are theirs.
     "digits-classroom": CLASSROOM["memorise"].grid("digits-classroom", losses=CLASSROOM_LOSSES, noise=CLASSROOM_NOISE,
                                                    seeds=SEEDS["classroom"]),
     # The papers' CIFAR settings, for SCALE = "paper" on a GPU (hours: ~100 runs x 120 epochs).

@@ -1,4 +1,4 @@
-"""Lesson 4's experiments: CE, NCE, RCE and NCE+RCE in the course's ``memorise`` setting, over seeds.
+"""Lesson 4's experiments: CE, NCE and NCE+RCE in the course's ``memorise`` setting, over seeds.
 
 Runs go through :func:`nblib.course.runs.run` under the experiment name ``EXPERIMENT``, the cache
 folder of every lesson that trains this setting: a run shared with lessons 1-3 (CE at symmetric
@@ -30,7 +30,7 @@ RATE_LOSSES = ("ce", "mae", "gce", "sce", "nce", "nce+rce", "nce+mae")   # the c
 # of the comparison across rates (None: train it, for a scale that has no stored grid).
 CONFIG = {
     "classroom": dict(setting="memorise", conditions={"clean labels": ("sym 0", ("ce", "nce")),
-                                                      "40% symmetric noise": ("sym 0.4", ("ce", "nce", "rce", "nce+rce"))},
+                                                      "40% symmetric noise": ("sym 0.4", ("ce", "nce", "nce+rce"))},
                       share_epochs=(2, 40), grid="digits-classroom"),
     "large": dict(setting="memorise", conditions={"clean labels": ("sym 0", ("ce", "nce", "rce", "nce+rce")),
                                                   "40% symmetric noise": ("sym 0.4", ("ce", "nce", "rce", "nce+rce"))},
