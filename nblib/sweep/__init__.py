@@ -5,6 +5,8 @@
     cache.py    one JSON file per run under its key, written atomically; validated on read
     tables.py   results as pandas tables ("mean ± std" over seeds)
     cli.py      ``python -m nblib.sweep GRID`` for the course's named grids
+    noise_kinds.py  noise with a given T on any dataset: ``matrix`` (class-conditional) and
+                ``instance`` (the same counts, hard samples flipped first)
 
     from nblib import sweep
     grid = sweep.Grid("mine", dataset="digits", losses=("ce", "gce"), noise=("sym 0.4",), seeds=(0, 1, 2))
@@ -16,6 +18,7 @@ from .run import (DEFAULT_STACK, ENGINES, FINGERPRINT, load_grid, recompute, run
                   same_machine, same_result, versions)
 from .spec import (CLASSROOM_LOSSES, CLASSROOM_NOISE, NOISE_KINDS, PROTOCOL, Grid, LossSpec, NoiseSpec,
                    canonical_json, noise_label, run_key)
+from .noise_kinds import GIVEN_KINDS, difficulty_scores, run_labels
 from .tables import METRICS, SweepResult, curves_frame, per_seed, pivot, results_frame, summary_table
 
 __all__ = [
@@ -24,5 +27,5 @@ __all__ = [
     "canonical_json", "run_one", "run_stack", "ResultCache", "SweepResult", "run_grid", "load_grid", "recompute",
     "same_result", "same_machine", "FINGERPRINT", "results_frame", "curves_frame", "per_seed", "summary_table",
     "pivot", "versions",
-    "read_result", "noise_label",
+    "read_result", "noise_label", "GIVEN_KINDS", "difficulty_scores", "run_labels",
 ]

@@ -23,12 +23,17 @@ from .._checks import check_bool, check_choice, check_in_range, check_int
 from ..data import num_classes as dataset_classes
 from ..losses import LOSSES, make_loss
 from ..noise import NOISE_KINDS as SYNTHETIC_NOISE, default_mapping
+from .noise_kinds import GIVEN_KINDS, given_label, resolve_given
 
 PROTOCOL = 1                 # how a run is derived from its config; part of every key
 TRANSITIONS = ("true", "estimated")
 CORRECTION_LOSSES = ("forward", "backward")
-NOISE_KINDS = (*SYNTHETIC_NOISE, "human")   # human = a real label set of a dataset that has them (CIFAR-10N)
-NOISE_SHORT = {"symmetric": "sym", "asymmetric": "asym", "pair": "pair", "human": "human"}
+# human = a real label set of a dataset that has them (CIFAR-10N); matrix = a given T on any dataset
+# (e.g. CIFAR-10N's human T on digits); instance = a given T's class-conditional counts, hard samples
+# flipped first (nblib.sweep.noise_kinds)
+NOISE_KINDS = (*SYNTHETIC_NOISE, "human", "matrix", "instance")
+NOISE_SHORT = {"symmetric": "sym", "asymmetric": "asym", "pair": "pair", "human": "human", "matrix": "matrix",
+               "instance": "instance"}
 
 @dataclass(frozen=True)
 class LossSpec:
@@ -92,10 +97,13 @@ class LossSpec:
 
 @dataclass(frozen=True)
 class NoiseSpec:
-    """One noise setting: ``kind`` (symmetric, asymmetric, pair; or human = a CIFAR-10N label set),
-    ``rate``, the asymmetric ``mapping`` (default: the dataset's), ``include_true`` (symmetric
-    variant), ``exact`` (flip exactly round(rate n_i) per class, not a binomial count) and
-    ``label_set`` (human: one of aggre, random1, random2, random3, worse)."""
+    """One noise setting: ``kind`` (symmetric, asymmetric, pair; human = a CIFAR-10N label set;
+    matrix = a given T; instance = a given T, instance-dependent), ``rate``, the asymmetric
+    ``mapping`` (default: the dataset's), ``include_true`` (symmetric variant), ``exact`` (flip
+    exactly round(rate n_i) per class, not a binomial count), ``label_set`` (human: one of aggre,
+    random1, random2, random3, worse), ``matrix`` (matrix / instance: the (K, K) T), ``name`` (its
+    column label, e.g. "human T") and ``sharpness`` (instance: how strongly hard samples flip first,
+    see :func:`nblib.noise.instance_flip_weights`)."""
 
     kind: str
     rate: float = 0.0
@@ -103,6 +111,15 @@ class NoiseSpec:
     include_true: bool = False
     exact: bool = True
     label_set: str | None = None
+    matrix: tuple | None = None
+    name: str | None = None
+    sharpness: float = 0.0
+
+    def __post_init__(self):
+        if self.matrix is not None:   # a hashable, JSON-able copy (rows of floats)
+            rows = np.asarray(self.matrix.detach().cpu() if isinstance(self.matrix, torch.Tensor) else self.matrix,
+                              dtype=np.float64)
+            object.__setattr__(self, "matrix", tuple(tuple(float(v) for v in row) for row in np.atleast_2d(rows)))
 
     @classmethod
     def parse(cls, spec) -> "NoiseSpec":
@@ -119,12 +136,18 @@ class NoiseSpec:
             return cls(kind, label_set=arg) if kind == "human" else cls(kind, float(arg or 0))
         raise TypeError(f"a noise spec must be 'sym 0.4', a (kind, rate) pair, a dict or a NoiseSpec, got {spec!r}")
 
-    def resolved(self, dataset: str) -> dict:
-        """The config dict (mapping made explicit)."""
+    def resolved(self, dataset: str, num_classes: int | None = None) -> dict:
+        """The config dict (mapping made explicit; ``num_classes`` checks a given matrix's shape)."""
         check_choice("noise kind", self.kind, NOISE_KINDS)
+        if self.kind in GIVEN_KINDS:
+            return resolve_given(self, num_classes)
+        if self.matrix is not None:
+            raise ValueError(f"matrix applies to noise kinds {GIVEN_KINDS} only, not to {self.kind!r}")
         if self.kind == "human":
             if dataset != "cifar10n":
-                raise ValueError(f"noise kind 'human' needs dataset 'cifar10n', got {dataset!r}")
+                raise ValueError(f"noise kind 'human' needs dataset 'cifar10n', got {dataset!r}; to apply a human "
+                                 "T to another dataset use NoiseSpec('matrix', matrix=nblib.human_noise.transition"
+                                 "(label_set), name=...)")
             if not self.label_set:
                 raise ValueError("noise kind 'human' needs label_set (aggre, random1, random2, random3, worse)")
             return {"kind": "human", "label_set": self.label_set}
@@ -138,7 +161,9 @@ class NoiseSpec:
 
 
 def noise_label(noise: dict) -> str:
-    """Short column label of a noise config: 'sym 0.4', 'asym 0.2', 'human worse'."""
+    """Short column label of a noise config: 'sym 0.4', 'asym 0.2', 'human worse', a matrix's name."""
+    if noise["kind"] in GIVEN_KINDS:
+        return given_label(noise)
     if noise["kind"] == "human":
         return f"human {noise['label_set']}"
     return f"{NOISE_SHORT[noise['kind']]} {noise['rate']:g}"
@@ -160,7 +185,10 @@ class Grid:
     ``nblib.models.make_model`` ("auto" picks the dataset's model) with ``model_kw``;
     ``dataset_kw`` goes to ``nblib.data.load`` (with ``data_seed`` as its ``seed``). The training
     fields are those of :func:`nblib.train.fit`; ``estimator`` those of
-    ``nblib.estimate.estimate_transition`` (used by ``forward(T-hat)``).
+    ``nblib.estimate.estimate_transition`` (used by ``forward(T-hat)``). ``pairs``: optional
+    (loss label, noise label) pairs to run, e.g. ``[("ce", "sym 0.4"), ("gce", "sym 0.4"), ("ce",
+    "asym 0.2")]``; the default None runs every loss with every noise setting. A sparse grid
+    trains its runs together (one vmap stack where they fit), which is faster than two grids.
     """
 
     name: str
@@ -180,6 +208,7 @@ class Grid:
     schedule: str = "constant"
     grad_clip: float | None = None
     estimator: dict = field(default_factory=lambda: {"percentile": 97.0, "filter_outliers": True})
+    pairs: Sequence | None = None
 
     def __post_init__(self):
         if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
@@ -189,6 +218,10 @@ class Grid:
         self.seeds = tuple(check_int("seed", s, 0) for s in self.seeds)
         if not (self.losses and self.noise and self.seeds):
             raise ValueError("a grid needs at least one loss, one noise setting and one seed")
+        if self.pairs is not None:
+            self.pairs = tuple(dict.fromkeys((str(a), str(b)) for a, b in self.pairs))
+            if not self.pairs:
+                raise ValueError("pairs must name at least one (loss label, noise label) pair, or be None")
 
     def base_config(self) -> dict:
         """The part of every run's config shared by the whole grid."""
@@ -207,10 +240,18 @@ class Grid:
         base = self.base_config()
         K = dataset_classes(self.dataset, **self.dataset_kw)
         losses = [s.resolved(K) for s in self.losses]
-        noises = [s.resolved(self.dataset) for s in self.noise]
+        noises = [s.resolved(self.dataset, K) for s in self.noise]
+        if self.pairs is not None:
+            known = {(loss["label"], noise_label(noise)) for loss in losses for noise in noises}
+            unknown = [p for p in self.pairs if p not in known]
+            if unknown:
+                raise ValueError(f"pairs {unknown} are not (loss label, noise label) pairs of this grid; labels: "
+                                 f"losses {[loss['label'] for loss in losses]}, noise {[noise_label(n) for n in noises]}")
         out = []
         for loss in losses:
             for noise in noises:
+                if self.pairs is not None and (loss["label"], noise_label(noise)) not in self.pairs:
+                    continue
                 for seed in self.seeds:
                     cfg = {**copy.deepcopy(base), "loss": loss, "noise": noise, "seed": seed}
                     if loss["transition"] == "estimated":
@@ -219,7 +260,8 @@ class Grid:
         return out
 
     def __len__(self) -> int:
-        return len(self.losses) * len(self.noise) * len(self.seeds)
+        cells = len(self.losses) * len(self.noise) if self.pairs is None else len(self.pairs)
+        return cells * len(self.seeds)
 
 
 def _plain(obj):
