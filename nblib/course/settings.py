@@ -34,11 +34,12 @@ class Setting:
     schedule: str = "constant"
     grad_clip: float | None = None
 
-    def grid(self, name: str, *, losses, noise, seeds) -> Grid:
-        """The sweep grid of this setting with ``losses`` x ``noise`` x ``seeds`` (spec shorthands allowed)."""
+    def grid(self, name: str, *, losses, noise, seeds, pairs=None) -> Grid:
+        """The sweep grid of this setting with ``losses`` x ``noise`` x ``seeds`` (spec shorthands allowed;
+        ``pairs``: only these (loss label, noise label) pairs, see :class:`nblib.sweep.Grid`)."""
         return Grid(name, dataset=self.dataset, dataset_kw=dict(self.dataset_kw), model=self.model,
                     model_kw=dict(self.model_kw), losses=tuple(losses), noise=tuple(noise), seeds=tuple(seeds),
-                    **self.train_kw())
+                    pairs=pairs, **self.train_kw())
 
     def train_kw(self) -> dict:
         """The keywords of :func:`nblib.fit` this setting fixes."""
