@@ -22,6 +22,7 @@ from nblib.course.lesson01 import figures as noise_plots
 from nblib.course.lesson04 import widgets as apl_widgets
 from nblib.course.lesson05 import widgets as correction_widgets
 from nblib.course.lesson03 import widgets as gce_widgets
+from nblib.course.lesson07 import widgets as real_noise_widgets
 from nblib.course.widgets import SLOW_UPDATE_S, time_update
 
 NOISE_RATE = 0.4
@@ -36,6 +37,8 @@ def cases() -> dict:
     probs = nblib.train.predict_proba(model, digits.x_train).numpy()
     batch = gce_widgets.gradient_batch(model, digits, noisy, flipped)
     explorer = gce_plots.LqExplorer(batch["p_y"], batch["flipped"], batch["ce_grad_norm"])
+    sharpness = real_noise_widgets.SharpnessExplorer(nblib.difficulty.uncertainty(probs, digits.y_train),
+                                                     digits.y_train, nblib.human_noise.transition("worse"))
     return {
         ("01", "noise rate"): (partial(noise_plots.noise_view, labels=digits.y_train), dict(kind="symmetric", rate=0.45)),
         ("02", "p_y"): (gradient_plots.logit_gradient_view, dict(p_y=0.13)),
@@ -49,6 +52,7 @@ def cases() -> dict:
                         dict(family="symmetric", eta=0.45)),
         ("05", "percentile"): (partial(correction_widgets.update_estimation, probs=probs, T=T),
                                dict(percentile=100.0)),
+        ("07", "sharpness (blitted PNG)"): (sharpness.png, dict(sharpness=2.5)),
     }
 
 
