@@ -190,13 +190,8 @@ def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
 
     Randomness comes only from ``numpy.random.default_rng(seed)``; global RNG state is untouched.
     """
-    T = check_transition_matrix(T)
+    T, y, shape, rng = _corruption_inputs(labels, T, seed)
     K = T.shape[0]
-    check_labels(labels, K, name="labels")
-    seed = check_int("seed", seed, 0)
-    y = _to_numpy(labels)
-    shape, y = y.shape, y.reshape(-1).astype(np.int64)
-    rng = np.random.default_rng(seed)
     if exact:
         noisy = np.empty_like(y)
         for i in range(K):
@@ -208,6 +203,20 @@ def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
         last = K - 1 - np.argmax(T[:, ::-1] > 0, axis=1)  # last class with T[i, j] > 0
         u = rng.random(y.size)
         noisy = np.minimum((u[:, None] >= cum[y]).sum(axis=1), last[y])
+    return _corruption_outputs(labels, noisy, y, shape)
+
+
+def _corruption_inputs(labels, T, seed):
+    """Checked inputs of a corruption: (T float64, labels as flat int64, their shape, the seeded generator)."""
+    T = check_transition_matrix(T)
+    check_labels(labels, T.shape[0], name="labels")
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+    y = _to_numpy(labels)
+    return T, y.reshape(-1).astype(np.int64), y.shape, rng
+
+
+def _corruption_outputs(labels, noisy: np.ndarray, y: np.ndarray, shape):
+    """(noisy, flipped) in the type of ``labels``: a tensor (same dtype and device) or NumPy arrays."""
     noisy = noisy.reshape(shape)
     flipped = noisy != y.reshape(shape)
     if isinstance(labels, torch.Tensor):
@@ -412,18 +421,13 @@ def corrupt_labels_instance(labels, T, weights, seed: int = 0):
     class-conditional noise. Labels and outputs as in :func:`corrupt_labels`; randomness only from
     ``numpy.random.default_rng(seed)``.
     """
-    T = check_transition_matrix(T)
+    T, y, shape, rng = _corruption_inputs(labels, T, seed)
     K = T.shape[0]
-    check_labels(labels, K, name="labels")
-    seed = check_int("seed", seed, 0)
-    y = _to_numpy(labels)
-    shape, y = y.shape, y.reshape(-1).astype(np.int64)
     w = np.asarray(_to_numpy(weights), dtype=np.float64).reshape(-1)
     if w.shape != y.shape:
         raise ValueError(f"weights must have one value per label ({y.size}), got {w.size}")
     if not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise ValueError("weights must be finite and > 0 (use instance_flip_weights)")
-    rng = np.random.default_rng(seed)
     keys = np.log(rng.random(y.size)) / w
     noisy = y.copy()
     for i in range(K):
@@ -436,12 +440,7 @@ def corrupt_labels_instance(labels, T, weights, seed: int = 0):
             chosen = idx[np.argsort(-keys[idx], kind="stable")[:flips]]
             targets = np.repeat(np.arange(K), np.where(np.arange(K) == i, 0, counts))
             noisy[chosen] = rng.permutation(targets)
-    noisy = noisy.reshape(shape)
-    flipped = noisy != y.reshape(shape)
-    if isinstance(labels, torch.Tensor):
-        return (torch.as_tensor(noisy, device=labels.device).to(labels.dtype),
-                torch.as_tensor(flipped, device=labels.device))
-    return noisy.astype(np.asarray(labels).dtype, copy=False), flipped
+    return _corruption_outputs(labels, noisy, y, shape)
 
 
 def flip_rate_by_difficulty(flipped, scores, labels, bins: int = 5) -> np.ndarray:
@@ -466,6 +465,14 @@ def flip_rate_by_difficulty(flipped, scores, labels, bins: int = 5) -> np.ndarra
 UNIFORM_TOL = 1e-9   # off-diagonal entries closer than this count as equal (symmetric noise)
 
 
+def row_margins(T) -> np.ndarray:
+    """(K,) per row, ``T[i, i] - max_{j != i} T[i, j]``: > 0 where the true class is still the most
+    frequent label of its row (the "diagonally dominant" condition of the robust-loss theorems)."""
+    T = check_transition_matrix(T)
+    off = np.where(np.eye(T.shape[0], dtype=bool), -np.inf, T)
+    return np.diag(T) - off.max(axis=1)
+
+
 def transition_properties(T) -> dict:
     """The properties of T that the robustness theorems of the course assume, as numbers.
 
@@ -482,7 +489,7 @@ def transition_properties(T) -> dict:
     out = noise_summary(T)
     K = T.shape[0]
     off = T[~np.eye(K, dtype=bool)]
-    out["min_margin"] = float(np.min(np.diag(T) - np.where(np.eye(K, dtype=bool), -np.inf, T).max(axis=1)))
+    out["min_margin"] = float(row_margins(T).min())
     out["uniform_off_diagonal"] = bool(off.max() - off.min() <= UNIFORM_TOL and np.ptp(np.diag(T)) <= UNIFORM_TOL)
     out["max_asymmetry"] = float(np.abs(T - T.T).max())
     sv = np.linalg.svd(T, compute_uv=False)

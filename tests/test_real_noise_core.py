@@ -112,6 +112,12 @@ def test_transition_properties_of_symmetric_pair_and_human_T():
     assert not fine["diagonally_dominant"] and fine["min_margin"] < 0
 
 
+def test_row_margins():
+    T = np.array([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2], [0.1, 0.6, 0.3]])
+    np.testing.assert_allclose(noise.row_margins(T), [0.2, 0.0, -0.3])
+    assert transition_properties(T)["min_margin"] == pytest.approx(-0.3)
+
+
 def test_singular_T_has_infinite_inverse_entry():
     with pytest.warns(UserWarning):
         T = transition_matrix("symmetric", 4, 0.75)

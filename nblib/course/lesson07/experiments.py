@@ -65,7 +65,7 @@ def _config(scale: str) -> Config:
         return Config(paper_setting(), (0,), ccn, NoiseSpec("human", label_set=LABEL_SET),
                       "a GPU and CIFAR-10 on disk (nblib.data.load('cifar10n'); hours)")
     idn = NoiseSpec("instance", matrix=T, name=IDN_NAME, sharpness=SHARPNESS)
-    note = "a laptop CPU (under a minute)" if scale == "classroom" else "a GPU or a patient CPU"
+    note = "a laptop CPU (about a minute)" if scale == "classroom" else "a GPU or a patient CPU"
     return Config(SETTINGS[scale]["memorise"], tuple(SEEDS[scale]), ccn, idn, note)
 
 
@@ -85,10 +85,11 @@ def human_t_runs(scale: str = "classroom", device=None, progress: bool = False):
     class-conditionally, ``INSTANCE_LOSSES`` also under instance-dependent noise with the same T),
     trained together in one vmap stack where the model allows it. Returns ``(ccn, idn)``: two
     SweepResults, one per noise."""
+    from ...data import num_classes
     from ...sweep import SweepResult, noise_label
 
     cfg = CONFIG[scale]
-    ccn, idn = (noise_label(spec.resolved(cfg.setting.dataset, len(human_noise.class_names())))
+    ccn, idn = (noise_label(spec.resolved(cfg.setting.dataset, num_classes(cfg.setting.dataset)))
                 for spec in (cfg.ccn, cfg.idn))
     pairs = [(loss, ccn) for loss in LOSSES] + [(loss, idn) for loss in INSTANCE_LOSSES]
     both = run(cfg.setting, f"lesson07-{scale}", losses=LOSSES, noise=(cfg.ccn, cfg.idn), seeds=cfg.seeds,
