@@ -27,7 +27,8 @@ import warnings
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_in_range, check_int, check_labels, check_transition_matrix
+from ._checks import (check_bool, check_choice, check_in_range, check_int, check_labels, check_real_array, check_seed,
+                      check_transition_matrix)
 
 NOISE_KINDS = ("symmetric", "pair", "asymmetric")
 ROUND_TOL = 1e-9  # float slack: 0.3 * 10 = 2.9999999999999996 counts as 3, near-ties as ties
@@ -132,6 +133,7 @@ def transition_matrix(kind: str, num_classes: int, rate: float, *, include_true:
     check_choice("kind", kind, NOISE_KINDS)
     K = check_int("num_classes", num_classes, 2)
     check_in_range("rate", rate, 0, 1)
+    include_true = check_bool("include_true", include_true)
     if kind == "symmetric":
         if include_true:
             T = (1 - rate) * np.eye(K) + rate / K * np.ones((K, K))
@@ -192,6 +194,7 @@ def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
     """
     T, y, shape, rng = _corruption_inputs(labels, T, seed)
     K = T.shape[0]
+    exact = check_bool("exact", exact)
     if exact:
         noisy = np.empty_like(y)
         for i in range(K):
@@ -210,7 +213,7 @@ def _corruption_inputs(labels, T, seed):
     """Checked inputs of a corruption: (T float64, labels as flat int64, their shape, the seeded generator)."""
     T = check_transition_matrix(T)
     check_labels(labels, T.shape[0], name="labels")
-    rng = np.random.default_rng(check_int("seed", seed, 0))
+    rng = np.random.default_rng(check_seed(seed))
     y = _to_numpy(labels)
     return T, y.reshape(-1).astype(np.int64), y.shape, rng
 
@@ -265,7 +268,7 @@ def expected_flip_rate(T, class_prior=None) -> float:
     if class_prior is None:
         pi = np.full(K, 1.0 / K)
     else:
-        pi = np.asarray(_to_numpy(class_prior), dtype=np.float64)
+        pi = check_real_array("class_prior", class_prior, "a (K,) vector")
         if pi.shape != (K,) or not np.all(np.isfinite(pi)) or np.any(pi < 0) or pi.sum() <= 0:
             raise ValueError(f"class_prior must be {K} finite non-negative weights with a positive sum, "
                              f"got {class_prior!r}")
@@ -370,7 +373,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 
 
 def _scores_and_labels(scores, labels):
-    s = np.asarray(_to_numpy(scores), dtype=np.float64).reshape(-1)
+    s = check_real_array("scores", scores, "one number per sample").reshape(-1)
     y = np.asarray(_to_numpy(labels)).reshape(-1)
     if s.shape != y.shape:
         raise ValueError(f"scores must have one value per label ({y.size}), got {s.size}")
@@ -423,7 +426,7 @@ def corrupt_labels_instance(labels, T, weights, seed: int = 0):
     """
     T, y, shape, rng = _corruption_inputs(labels, T, seed)
     K = T.shape[0]
-    w = np.asarray(_to_numpy(weights), dtype=np.float64).reshape(-1)
+    w = check_real_array("weights", weights, "one weight per sample").reshape(-1)
     if w.shape != y.shape:
         raise ValueError(f"weights must have one value per label ({y.size}), got {w.size}")
     if not np.all(np.isfinite(w)) or np.any(w <= 0):

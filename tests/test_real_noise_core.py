@@ -200,15 +200,16 @@ def test_matrix_and_instance_noise_specs_resolve_with_T_and_labels():
 
 
 @pytest.mark.parametrize("spec, match", [
-    (sweep.NoiseSpec("matrix"), "needs matrix=T"),
-    (sweep.NoiseSpec("matrix", matrix=np.eye(3)), r"matrix must be \(10, 10\)"),
-    (sweep.NoiseSpec("instance", matrix=T_WORSE, sharpness=-1.0), "sharpness"),
-    (sweep.NoiseSpec("symmetric", 0.2, matrix=T_WORSE), "matrix applies to noise kinds"),
-    (sweep.NoiseSpec("human", label_set="worse"), "NoiseSpec\\('matrix'"),
+    (dict(kind="matrix"), "needs matrix=T"),
+    (dict(kind="matrix", matrix=np.eye(3)), r"matrix must be \(10, 10\)"),
+    (dict(kind="instance", matrix=T_WORSE, sharpness=-1.0), "sharpness"),
+    (dict(kind="symmetric", rate=0.2, matrix=T_WORSE), "matrix applies to matrix, instance noise only"),
+    (dict(kind="matrix", matrix=T_WORSE, sharpness=2.0), "sharpness applies to instance noise only"),
+    (dict(kind="human", label_set="worse"), "NoiseSpec\\('matrix'"),
 ])
 def test_bad_given_noise_specs_fail_early(spec, match):
     with pytest.raises(ValueError, match=match):
-        sweep.Grid("g", dataset="digits", noise=(spec,), losses=("ce",)).runs()
+        sweep.Grid("g", dataset="digits", noise=(sweep.NoiseSpec(**spec),), losses=("ce",)).runs()
 
 
 @pytest.mark.slow

@@ -1,6 +1,8 @@
 """The result cache: one JSON file per run, named by its config's key, written atomically.
 
     <root>/<grid name>/<sha256 of the canonical JSON of the config>.json
+    <root>/<grid name>.json.gz      the bundle: every result of the grid in one file (shipped with
+                                    the package, so a pip install without the checkout has them)
 
 Each file holds ``"format": "nblib-sweep/1"``, the config, the per-epoch history, summary metrics,
 wall time, device, engine and versions. It is standard JSON: a missing number (NaN, e.g. the
@@ -14,20 +16,20 @@ its config raises :class:`SweepCacheError` naming the file and what to do.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from .._io import atomic_write
 from .._paths import find_data
 from .spec import run_key
 
 FORMAT = "nblib-sweep/1"     # the "format" field of every stored result
 RESULTS_ENV_VAR = "NBLIB_RESULTS"   # overrides where stored results are looked up and written
 STALE_TMP_SECONDS = 3600     # temp files of killed writers older than this are removed
-FILE_MODE = 0o644            # result files are ordinary readable files (mkstemp would make them 0600)
 
 
 def default_root() -> Path:
@@ -79,21 +81,15 @@ class ResultCache:
 
     def save(self, result: dict) -> Path:
         """Write ``result`` atomically (temp file in the same folder + fsync + os.replace)."""
-        _validate(result, "result to save")
+        validate_result(result, "result to save")
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.path(result["key"])
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{result['key'][:16]}.", suffix=".tmp")
-        try:
-            os.chmod(tmp, FILE_MODE)
-            with os.fdopen(fd, "w") as f:
+        def write(tmp: Path) -> None:
+            with open(tmp, "w") as f:
                 json.dump(_null_for_nan(result), f, indent=1, sort_keys=True, allow_nan=False)
                 f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        atomic_write(final, write)
         return final
 
     def remove_stale_temp(self, older_than: float = STALE_TMP_SECONDS) -> int:
@@ -109,7 +105,7 @@ class ResultCache:
         return n
 
 
-def _validate(result, where: str) -> dict:
+def validate_result(result, where: str) -> dict:
     if not isinstance(result, dict):
         raise SweepCacheError(f"{where}: expected a JSON object, got {type(result).__name__}")
     if result.get("format") != FORMAT:
@@ -137,10 +133,45 @@ def read_result(path, expect_key: str | None = None) -> dict:
     except json.JSONDecodeError as e:
         raise SweepCacheError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); the file is damaged or "
                               "foreign: delete it and rerun the sweep to recompute this run") from None
-    _validate(result, str(path))
+    validate_result(result, str(path))
     _nan_for_null(result)
     if expect_key is not None and result["key"] != expect_key:
         raise SweepCacheError(f"{path}: holds the result of key {result['key'][:12]}..., not of its file name; "
                               "delete it to recompute")
     return result
 
+
+
+def bundle_path(root, grid_name: str) -> Path:
+    """Where the bundle of grid ``grid_name`` lives under ``root``."""
+    return Path(root) / f"{grid_name}.json.gz"
+
+
+def write_bundle(results: list, path) -> Path:
+    """Write ``results`` (in this order) as one gzipped JSON list, byte-for-byte reproducible
+    (sorted keys, no timestamp in the gzip header), atomically."""
+    text = json.dumps([_null_for_nan(r) for r in results], sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+            f.write(text.encode())
+
+    return atomic_write(path, write)
+
+
+def read_bundle(path) -> dict:
+    """The results of a bundle, validated, as {key: result}; :class:`SweepCacheError` if unusable."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rt") as f:
+            results = json.load(f)
+    except (OSError, EOFError, json.JSONDecodeError) as e:
+        raise SweepCacheError(f"{path}: not a readable bundle ({e}); delete it and rebuild it with "
+                              "`python -m nblib.sweep GRID --bundle`") from None
+    if not isinstance(results, list):
+        raise SweepCacheError(f"{path}: a bundle holds a JSON list of results, got {type(results).__name__}")
+    out = {}
+    for i, r in enumerate(results):
+        validate_result(r, f"{path} [{i}]")
+        out[r["key"]] = _nan_for_null(r)
+    return out

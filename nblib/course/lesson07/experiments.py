@@ -21,12 +21,14 @@ same question.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass
 
 from ... import human_noise
-from ...sweep import NoiseSpec
+from ...sweep import NoiseSpec, Setting
 from ..runs import run
-from ..settings import GRIDS, SEEDS, SETTINGS, Setting
+from ..settings import GRIDS, SEEDS, SETTINGS
 
 LABEL_SET = "worse"          # CIFAR-10N's label set whose T the lesson applies (40.2 % wrong)
 SHARPNESS = 3.0              # instance-dependent noise: the hardest sample of a class flips 2**3 = 8x as
@@ -41,10 +43,8 @@ IDN_NAME = "human T, hard samples first"      # the same T, instance-dependent
 
 def paper_setting() -> Setting:
     """The CIFAR-10N benchmark's recipe (ResNet-34, SGD, cosine, 120 epochs), from lesson 6's stored grid."""
-    g = GRIDS["cifar10n-paper"]
-    return Setting(g.dataset, dataset_kw=dict(g.dataset_kw), model=g.model, model_kw=dict(g.model_kw),
-                   epochs=g.epochs, batch_size=g.batch_size, lr=g.lr, optimizer=g.optimizer,
-                   weight_decay=g.weight_decay, schedule=g.schedule, grad_clip=g.grad_clip)
+    g = GRIDS["cifar10n-paper"]                   # a Grid is a Setting with losses, noise and seeds
+    return Setting(**{f.name: copy.deepcopy(getattr(g, f.name)) for f in dataclasses.fields(Setting)})
 
 
 @dataclass(frozen=True)
