@@ -60,7 +60,8 @@ def cross_fitted_proba(data, make_model, *, folds: int = DEFAULT_FOLDS, seed: in
         model = make_model(sub, seed + k)
         fit(model, sub, loss="ce", seed=seed + k, eval_train=False, progress=False, device=data.device, **train_kw)
         held_out = np.flatnonzero(fold == k)
-        probs[held_out] = predict_proba(model, data.x_train[torch.as_tensor(held_out, device=data.device)]).double().cpu().numpy()
+        x_held = data.x_train[torch.as_tensor(held_out, device=data.device)]
+        probs[held_out] = predict_proba(model, x_held).double().cpu().numpy()
         if val is not None:
             val += predict_proba(model, data.x_val).double().cpu().numpy() / folds
     return probs, val

@@ -349,8 +349,8 @@ class Grid(Setting):
             known = {(loss["label"], noise_label(noise)) for loss in losses for noise in noises}
             unknown = [p for p in self.pairs if p not in known]
             if unknown:
-                raise ValueError(f"pairs {unknown} are not (loss label, noise label) pairs of this grid; labels: "
-                                 f"losses {[loss['label'] for loss in losses]}, noise {[noise_label(n) for n in noises]}")
+                labels = f"losses {[loss['label'] for loss in losses]}, noise {[noise_label(n) for n in noises]}"
+                raise ValueError(f"pairs {unknown} are not (loss label, noise label) pairs of this grid; {labels}")
 
     def _resolved(self) -> tuple[list[dict], list[dict]]:
         """The loss and noise configs (validated against the dataset's number of classes)."""

@@ -55,7 +55,8 @@ def properties_table(matrices: dict) -> pd.DataFrame:
 CONDITIONS = (
     ("2-4", "MAE, GCE, NCE, APL: robust to symmetric noise", "uniform off-diagonals (and rate < (K-1)/K)",
      "uniform_off_diagonal"),
-    ("2-4", "the same losses: robust to class-conditional noise", "diagonally dominant: T_ii > T_ij", "diagonally_dominant"),
+    ("2-4", "the same losses: robust to class-conditional noise", "diagonally dominant: T_ii > T_ij",
+     "diagonally_dominant"),
     ("5", "backward correction: unbiased", "T invertible", "min_singular_value"),
     ("5", "forward / backward / anchor-point T-hat", "noise depends on the true class only", None),
 )

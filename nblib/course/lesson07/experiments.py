@@ -113,7 +113,8 @@ def realised_noise(ccn, idn):
     for a, b in zip(_by_seed(ccn), _by_seed(idn)):
         la, lb = run_labels(a["config"]), run_labels(b["config"])
         K = len(la["T"])
-        gap = np.abs(empirical_transition(la["clean"], la["noisy"], K) - empirical_transition(lb["clean"], lb["noisy"], K))
+        Ta, Tb = (empirical_transition(lab["clean"], lab["noisy"], K) for lab in (la, lb))
+        gap = np.abs(Ta - Tb)
         rows[a["config"]["seed"]] = {"labels": len(la["clean"]), "flipped, class-conditional": int(la["flipped"].sum()),
                                      "flipped, instance-dependent": int(lb["flipped"].sum()),
                                      "max |difference of realised T|": float(gap.max())}

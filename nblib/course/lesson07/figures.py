@@ -21,6 +21,7 @@ from ..style import OKABE_ITO, loss_color, loss_style, new_axes
 from .analysis import PERCENT, superclass_order
 
 BLANK_BELOW = 0.01     # matrix entries below 1 % are left blank: the pattern shows better
+LABEL_CHARS = 18       # superclass names are cut to this many characters on the axes
 ZOOM_VMAX = 0.1        # colour range of the CIFAR-100N fine T: the diagonal saturates, the confusions show
 SET_COLOURS = {"aggre": OKABE_ITO["green"], "random1": OKABE_ITO["blue"], "worse": OKABE_ITO["vermillion"]}
 
@@ -66,7 +67,8 @@ def cifar100_figure():
     ax.set_ylabel("true class (same order)")
     coarse = human_noise.transition("noisy_coarse", "cifar100n")
     transition_heatmap(coarse, ax=axes[0, 1], annot=False, title="superclass T (20 superclasses)",
-                       class_names=[n.replace("_", " ")[:18] for n in human_noise.class_names("cifar100n", "noisy_coarse")])
+                       class_names=[n.replace("_", " ")[:LABEL_CHARS]
+                                    for n in human_noise.class_names("cifar100n", "noisy_coarse")])
     axes[0, 1].tick_params(axis="x", labelrotation=90, labelsize=6)
     axes[0, 1].tick_params(axis="y", labelsize=6)
     return fig

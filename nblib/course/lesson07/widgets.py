@@ -78,7 +78,8 @@ class SharpnessExplorer:
             bar.set_height(v)
         for bar, v in zip(self.joint_bars, ratio):
             bar.set_height(min(v, RATIO_MAX))
-        self.title.set_text(f"all {len(self.seeds)} wrong: {joint['observed'][-1]} samples, {ratio[-1]:.1f}x independent")
+        n = len(self.seeds)
+        self.title.set_text(f"all {n} wrong: {joint['observed'][-1]} samples, {ratio[-1]:.1f}x independent")
 
     def draw(self, sharpness: float):
         """The figure at ``sharpness`` (static use and tests)."""
