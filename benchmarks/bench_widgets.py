@@ -25,6 +25,7 @@ from nblib.course.lesson04 import figures as apl_plots
 from nblib.course.lesson04 import widgets as apl_widgets
 from nblib.course.lesson05 import figures as correction_plots
 from nblib.course.lesson03 import widgets as gce_widgets
+from nblib.course.lesson07 import widgets as real_noise_widgets
 from nblib.course.widgets import SLOW_UPDATE_S, time_update
 
 NOISE_RATE = 0.4
@@ -52,6 +53,8 @@ def cases() -> dict:
     toy = correction_plots.ExpectedLossExplorer()
     conditioning = correction_plots.ConditioningExplorer(logits, mapped, "symmetric")
     estimation = correction_plots.EstimationExplorer(np.stack(snapshots), T_map, [0.5, 0.6, 0.55])
+    sharpness = real_noise_widgets.SharpnessExplorer(nblib.difficulty.uncertainty(probs, digits.y_train),
+                                                     digits.y_train, nblib.human_noise.transition("worse"))
     return {
         ("01", "noise rate"): (partial(noise_plots.noise_view, labels=digits.y_train), dict(kind="symmetric", rate=0.45)),
         ("02", "p_y"): (gradient_plots.logit_gradient_view, dict(p_y=0.13)),
@@ -64,6 +67,7 @@ def cases() -> dict:
         ("05", "eta (blitted PNG)"): (conditioning.png, dict(eta=0.45)),
         ("05", "anchor percentile (blitted PNG)"): (estimation.png, dict(epoch=3, percentile=95.5, filter_outliers=True)),
         ("05", "CE model epoch (blitted PNG)"): (estimation.png, dict(epoch=2, percentile=97.0, filter_outliers=True)),
+        ("07", "sharpness (blitted PNG)"): (sharpness.png, dict(sharpness=2.5)),
     }
 
 

@@ -55,6 +55,8 @@ FIGURES = [
            "Forward correction with the true T keeps its accuracy; CE and backward correction peak, then fall (3 seeds)."),
     Figure("06_benchmark", "L.figures.overview(main.frame()",
            "Every loss x noise kind x rate on MNIST-1D in one picture, from the course's own stored sweep."),
+    Figure("07_real_label_noise", "L.figures.transition_gallery(",
+           "CIFAR-10N's human transition matrices beside symmetric and pair noise at the same rate."),
 ]
 
 
