@@ -4,13 +4,14 @@
     style.py        the palette (one colour per loss), ``use_style``, ``new_axes``
     figures.py      drawing shared by the lessons (learning curves, matrices as heatmaps)
     widgets.py      the one pattern behind every slider: controls -> update function -> figure
+    claims.py       a lesson's claims about its runs, checked with a margin over seeds
     feedback.py     the exercise checks' common verdicts
     lesson01/ ...   one package per lesson: experiments, figures, widgets, exercises
 
 Figures only draw what the core (``nblib.losses``, ``noise``, ``estimate``, ``train``, ``sweep``)
 computes; no formula lives here.
 """
-from . import feedback, figures, style, widgets  # noqa: F401
+from . import claims, feedback, figures, style, widgets  # noqa: F401
 
 
 def setup(scale: str = "classroom", *, threads: int | None = 1, device=None):
