@@ -13,6 +13,14 @@ import numpy as np
 import torch
 
 ROW_SUM_TOL = 1e-6  # how far a row of a transition matrix may be from summing to 1
+# The largest seed every generator nblib feeds accepts: scikit-learn's random_state and NumPy's legacy
+# seeding (mnist1d) take [0, 2**32 - 1]; torch and numpy.random.default_rng take more. One range everywhere.
+MAX_SEED = 2**32 - 1
+
+
+def _bound(x) -> str:
+    """A range end as text: integers exactly (4294967295, not 4.29497e+09), other numbers with %g."""
+    return str(x) if isinstance(x, (int, np.integer)) else f"{x:g}"
 
 
 def check_in_range(name: str, value, lo=None, hi=None, lo_open: bool = False, hi_open: bool = False):
@@ -32,8 +40,8 @@ def check_in_range(name: str, value, lo=None, hi=None, lo_open: bool = False, hi
     if bad:
         left = "(" if lo_open else "["
         right = ")" if hi_open else "]"
-        lo_s = "-inf" if lo is None else f"{lo:g}"
-        hi_s = "inf" if hi is None else f"{hi:g}"
+        lo_s = "-inf" if lo is None else _bound(lo)
+        hi_s = "inf" if hi is None else _bound(hi)
         raise ValueError(f"{name} must be in {left}{lo_s}, {hi_s}{right}, got {value!r}")
     return value
 
@@ -44,6 +52,12 @@ def check_int(name: str, value, lo=None, hi=None) -> int:
         raise TypeError(f"{name} must be an integer, got {value!r}")
     check_in_range(name, value, lo, hi)
     return int(value)
+
+
+def check_seed(value, name: str = "seed") -> int:
+    """Return ``value`` as an int if it is a seed: an integer in [0, MAX_SEED] (``seed=-1`` or 1.5 fail
+    here, naming the parameter, not later inside torch, NumPy or scikit-learn)."""
+    return check_int(name, value, 0, MAX_SEED)
 
 
 def check_bool(name: str, value) -> bool:
@@ -61,15 +75,32 @@ def check_choice(name: str, value, choices: Iterable[str]):
     return value
 
 
+def check_real_array(name: str, value, what: str) -> np.ndarray:
+    """``value`` (a NumPy array, nested list or tensor of real numbers) as a float64 array.
+
+    Strings, booleans, None and objects raise ``TypeError``, ragged lists ``ValueError``, both naming
+    ``name`` and saying it must be ``what`` (NumPy's own "could not convert string to float" names
+    nothing).
+    """
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        value = (value.double() if value.is_floating_point() else value).numpy()
+    try:
+        arr = np.asarray(value)
+    except ValueError:      # a ragged nested list
+        raise ValueError(f"{name} must be {what}, got a ragged sequence {value!r:.80}") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be {what} of real numbers, got {value!r:.80} (dtype {arr.dtype})")
+    return arr.astype(np.float64)
+
+
 def check_transition_matrix(T, num_classes: int | None = None, name: str = "T") -> np.ndarray:
     """Validate a noise transition matrix and return it as a float64 NumPy array.
 
     Convention: ``T[i, j] = P(noisy = j | true = i)``, so T is square, non-negative,
     finite, and every row sums to 1 (within ``ROW_SUM_TOL``).
     """
-    if isinstance(T, torch.Tensor):
-        T = T.detach().cpu().double().numpy()
-    T = np.asarray(T, dtype=np.float64)
+    T = check_real_array(name, T, "a (K, K) matrix")
     if T.ndim != 2 or T.shape[0] != T.shape[1]:
         raise ValueError(f"{name} must be a square (K, K) matrix, got shape {T.shape}")
     if num_classes is not None and T.shape[0] != num_classes:

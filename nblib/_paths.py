@@ -21,6 +21,12 @@ def package_data() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def data_dir() -> Path:
+    """The data folder itself: the package data (an installed package's copy, or the checkout's
+    data/ for an editable install), else the data/ beside the package."""
+    return package_data() or Path(__file__).resolve().parent.parent / "data"
+
+
 def find_data(relative: str) -> Path:
     """The first existing ``<data>/relative`` among: the package data, ./data, ../data; else the
     package-data path (so the error that follows names the expected place)."""

@@ -16,22 +16,29 @@ with ``method="higher"``) and takes the argmax of the rest (it turns the filter 
 Rows of T_hat are then normalised. The official code zeroes the filtered scores *in place* in the
 caller's array, so later rows are read from a modified matrix; here the input is never modified.
 Error measure (Patrini): relative L1, sum |T_hat - T| / sum |T|.
+
+When the anchors cannot be right, ``estimate_transition`` says so with a ``RuntimeWarning`` instead of
+returning a silently wrong T_hat: two classes share an anchor (equal rows), an anchor's prediction
+favours another class (it is not a sample of its class), or the probabilities are over-confident,
+one-hot for most samples (a model that has memorised its noisy labels), so every anchor row is one-hot
+and T_hat is the identity whatever the noise.
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
+import warnings
 
-from ._checks import check_in_range, check_transition_matrix
+import numpy as np
+
+from ._checks import check_bool, check_in_range, check_real_array, check_transition_matrix
 
 PROB_SUM_TOL = 1e-3  # rows of probs must sum to 1 within this (float32 softmax is off by ~1e-6 * K)
+ONE_HOT_TOL = 1e-3   # a probability row whose largest entry is >= 1 - ONE_HOT_TOL counts as one-hot
+OVERCONFIDENT_SHARE = 0.5  # probs with at least this share of one-hot rows come from an over-confident model
 
 
 def _check_probs(probs) -> np.ndarray:
     """probs as a float64 (N, K) array of probability rows, or ValueError naming 'probs'."""
-    if isinstance(probs, torch.Tensor):
-        probs = probs.detach().cpu().double().numpy()
-    P = np.asarray(probs, dtype=np.float64)
+    P = check_real_array("probs", probs, "an (N, K) array")
     if P.ndim != 2 or P.shape[0] < 1 or P.shape[1] < 2:
         raise ValueError(f"probs must be a 2-D (N, K) array with N >= 1 and K >= 2, got shape {P.shape}")
     if not np.all(np.isfinite(P)) or np.any(P < 0):
@@ -51,6 +58,7 @@ def anchor_points(probs, percentile: float = 97.0, filter_outliers: bool = True)
     """
     P = _check_probs(probs)
     check_in_range("percentile", percentile, 0, 100, lo_open=True)
+    filter_outliers = check_bool("filter_outliers", filter_outliers)
     scores = P
     if filter_outliers:
         threshold = np.percentile(P, percentile, axis=0, method="higher")
@@ -64,10 +72,48 @@ def estimate_transition(probs, percentile: float = 97.0, filter_outliers: bool =
     """Anchor-point estimate of T from predicted noisy-label probabilities ``probs`` (N, K).
 
     T_hat[i] = probs[a_i] / sum(probs[a_i]) with a_i from ``anchor_points``; float64 (K, K).
+    Warns (``RuntimeWarning``, see :func:`degenerate_anchors`) when the anchors cannot give a
+    meaningful T_hat, saying why and what to try.
     """
     P = _check_probs(probs)
-    T_hat = P[anchor_points(P, percentile, filter_outliers)]
-    return T_hat / T_hat.sum(axis=1, keepdims=True)
+    anchors = anchor_points(P, percentile, filter_outliers)
+    T_hat = P[anchors] / P[anchors].sum(axis=1, keepdims=True)
+    reasons = degenerate_anchors(P, anchors, T_hat)
+    if reasons:
+        warnings.warn("estimate_transition: the anchor points are degenerate, so T_hat is not an estimate of "
+                      "the noise: " + "; ".join(reasons) + ". Use a less confident model: an earlier epoch (or "
+                      "fewer epochs), a lower percentile, or calibrated probabilities (e.g. temperature "
+                      "scaling on held-out data).", RuntimeWarning, stacklevel=2)
+    return T_hat
+
+
+def degenerate_anchors(P: np.ndarray, anchors: np.ndarray, T_hat: np.ndarray) -> list[str]:
+    """Why the anchors of probabilities ``P`` (N, K) cannot give a meaningful T_hat (empty: no reason).
+
+    An anchor of class i is a sample surely of class i, so (for noise that keeps each class the most
+    likely label, as every T of ``nblib.noise`` below its warning threshold does) its row peaks at i, and
+    distinct classes have distinct anchors. And if most rows of P are one-hot (largest entry
+    >= 1 - ONE_HOT_TOL), the model is over-confident: the anchor rows are one-hot too, and T_hat is
+    the identity however noisy the labels are.
+    """
+    K = P.shape[1]
+    reasons = []
+    shared = [(i, j) for i in range(K) for j in range(i + 1, K) if anchors[i] == anchors[j]]
+    if shared:
+        pairs = ", ".join(f"{i} and {j}" for i, j in shared[:3]) + (" ..." if len(shared) > 3 else "")
+        reasons.append(f"classes {pairs} share an anchor sample, so their rows of T_hat are equal")
+    foreign = [i for i in range(K) if T_hat[i].max() > T_hat[i, i]]
+    if foreign:
+        shown = ", ".join(f"{i} (predicts {T_hat[i].argmax()} with p={T_hat[i].max():.2f})"
+                          for i in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        reasons.append(f"the anchors of classes {shown} favour another class, so they are not samples of "
+                       "their own class")
+    one_hot = P.max(axis=1) >= 1 - ONE_HOT_TOL
+    if one_hot.mean() >= OVERCONFIDENT_SHARE and np.all(T_hat.max(axis=1) >= 1 - ONE_HOT_TOL):
+        reasons.append(f"{one_hot.mean():.0%} of the rows of probs are one-hot (largest entry >= "
+                       f"{1 - ONE_HOT_TOL:g}): the model is over-confident (it has memorised its labels), so "
+                       "every anchor row is one-hot and T_hat is a 0/1 matrix whatever the noise")
+    return reasons
 
 
 def estimation_error(T_hat, T) -> float:

@@ -69,7 +69,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_in_range, check_int, check_labels, check_transition_matrix
+from ._checks import check_bool, check_choice, check_in_range, check_int, check_labels, check_transition_matrix
 
 # -----------------------------------------------------------------------------
 # constants: defaults from the papers and the official code, and numerical limits
@@ -125,11 +125,6 @@ def _check(**params):
     for name, value in params.items():
         lo, hi, lo_open, hi_open = _RANGES[name]
         check_in_range(name, value, lo, hi, lo_open=lo_open, hi_open=hi_open)
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _check_logits(logits):
@@ -424,7 +419,7 @@ def fl(logits, targets, gamma=GAMMA_FOCAL, detach=True, reduction="mean"):
     pass, so the gradient is (1 - p_y)^gamma (p - e_y). detach=False: the exact derivative.
     """
     _check(gamma=gamma)
-    _check_bool("detach", detach)
+    check_bool("detach", detach)
     logp, y = _prepare(logits, targets)
     return _reduce(_fl(logp, y, gamma, detach), reduction)
 
@@ -446,7 +441,7 @@ def nfl(logits, targets, gamma=GAMMA_FOCAL, detach=True, reduction="mean"):
     the value is unchanged. detach=False: the exact derivative.
     """
     _check(gamma=gamma)
-    _check_bool("detach", detach)
+    check_bool("detach", detach)
     logp, y = _prepare(logits, targets)
     return _reduce(_nfl(logp, y, gamma, detach), reduction)
 
@@ -505,7 +500,7 @@ def nfl_rce(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, gamma=GAMMA_FOCAL, 
             reduction="mean"):
     """APL loss alpha NFL + beta RCE. Defaults: CIFAR-10 preset, gamma = 0.5, detached focal factors."""
     _check(alpha=alpha, beta=beta, gamma=gamma, A=A)
-    _check_bool("detach", detach)
+    check_bool("detach", detach)
     logp, y = _prepare(logits, targets)
     return _reduce(_nfl_rce(logp, y, alpha, beta, gamma, A, detach), reduction)
 
@@ -515,7 +510,7 @@ def nfl_mae(logits, targets, alpha=APL_ALPHA, beta=APL_BETA, gamma=GAMMA_FOCAL, 
     """APL loss alpha NFL + beta MAE, MAE = 1 - p_y as in the APL code (mae_variant="paper": 2 - 2 p_y)."""
     _check(alpha=alpha, beta=beta, gamma=gamma)
     check_choice("mae_variant", mae_variant, MAE_VARIANTS)
-    _check_bool("detach", detach)
+    check_bool("detach", detach)
     logp, y = _prepare(logits, targets)
     return _reduce(_nfl_mae(logp, y, alpha, beta, gamma, mae_variant, detach), reduction)
 
@@ -797,7 +792,7 @@ def analytic_weight(name, p_y, **params):
     elif name == "sce":
         w = kw["alpha"] + kw["beta"] * kw["A"] * p
     else:  # fl
-        _check_bool("detach", kw["detach"])
+        check_bool("detach", kw["detach"])
         gamma = kw["gamma"]
         w = (1 - p) ** gamma
         if not kw["detach"]:  # minus gamma (1 - p)^(gamma - 1) p log p, which -> 0 at p = 0 and p = 1

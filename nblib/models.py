@@ -28,7 +28,7 @@ import math
 import torch
 import torch.nn as nn
 
-from nblib._checks import check_choice, check_int
+from nblib._checks import check_choice, check_int, check_seed
 
 MODELS = ("mlp", "cnn1d", "cnn", "cnn8", "resnet34")
 AUTO_MODEL = {"digits": "mlp", "toy2d": "mlp", "mnist1d": "cnn1d", "fashion_mnist": "cnn",
@@ -222,7 +222,7 @@ def make_model(name: str = "auto", data=None, *, seed: int = 0, in_features: int
             raise ValueError(f"no automatic model for dataset {data.name!r}; pick one of: {', '.join(MODELS)}")
         name = AUTO_MODEL[data.name]
     check_choice("model", name, MODELS)
-    check_int("seed", seed)
+    seed = check_seed(seed)
     if num_classes is None:
         if data is None:
             raise ValueError("num_classes is required when data is None")

@@ -27,7 +27,8 @@ import warnings
 import numpy as np
 import torch
 
-from ._checks import check_choice, check_in_range, check_int, check_labels, check_transition_matrix
+from ._checks import (check_bool, check_choice, check_in_range, check_int, check_labels, check_real_array, check_seed,
+                      check_transition_matrix)
 
 NOISE_KINDS = ("symmetric", "pair", "asymmetric")
 ROUND_TOL = 1e-9  # float slack: 0.3 * 10 = 2.9999999999999996 counts as 3, near-ties as ties
@@ -132,6 +133,7 @@ def transition_matrix(kind: str, num_classes: int, rate: float, *, include_true:
     check_choice("kind", kind, NOISE_KINDS)
     K = check_int("num_classes", num_classes, 2)
     check_in_range("rate", rate, 0, 1)
+    include_true = check_bool("include_true", include_true)
     if kind == "symmetric":
         if include_true:
             T = (1 - rate) * np.eye(K) + rate / K * np.ones((K, K))
@@ -193,7 +195,8 @@ def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
     T = check_transition_matrix(T)
     K = T.shape[0]
     check_labels(labels, K, name="labels")
-    seed = check_int("seed", seed, 0)
+    seed = check_seed(seed)
+    exact = check_bool("exact", exact)
     y = _to_numpy(labels)
     shape, y = y.shape, y.reshape(-1).astype(np.int64)
     rng = np.random.default_rng(seed)
@@ -256,7 +259,7 @@ def expected_flip_rate(T, class_prior=None) -> float:
     if class_prior is None:
         pi = np.full(K, 1.0 / K)
     else:
-        pi = np.asarray(_to_numpy(class_prior), dtype=np.float64)
+        pi = check_real_array("class_prior", class_prior, "a (K,) vector")
         if pi.shape != (K,) or not np.all(np.isfinite(pi)) or np.any(pi < 0) or pi.sum() <= 0:
             raise ValueError(f"class_prior must be {K} finite non-negative weights with a positive sum, "
                              f"got {class_prior!r}")

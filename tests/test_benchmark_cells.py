@@ -87,3 +87,24 @@ def test_paper_results_copy_names_its_source():
         if candidate.exists():
             assert text.endswith(candidate.read_text())
             break
+
+
+@pytest.mark.parametrize("name", STORED)
+def test_each_stored_grid_has_an_up_to_date_bundle(stored, name):
+    """The bundle data/results/<grid>.json.gz (what the installed package ships) holds exactly the
+    folder's results: rebuild it with `python -m nblib.sweep GRID --bundle` after changing them."""
+    packed = sweep.cache.read_bundle(sweep.cache.bundle_path(RESULTS, name))
+    assert list(packed) == [r["key"] for r in stored[name].results]
+    for r in stored[name].results:
+        assert sweep.same_result(packed[r["key"]], r) and packed[r["key"]]["metrics"].keys() == r["metrics"].keys()
+
+
+def test_a_grid_loads_from_its_bundle_alone(tmp_path):
+    """As on Colab: an installed package has the bundles, not the per-run folders."""
+    name = "digits-classroom"
+    (tmp_path / f"{name}.json.gz").write_bytes((RESULTS / f"{name}.json.gz").read_bytes())
+    res = sweep.load_grid(GRIDS[name], root=tmp_path)
+    assert len(res.results) == len(GRIDS[name]) and res.cached == len(GRIDS[name])
+    (tmp_path / f"{name}.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(sweep.SweepCacheError, match="not a readable bundle"):
+        sweep.load_grid(GRIDS[name], root=tmp_path)

@@ -12,12 +12,14 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 
 import numpy as np
 import pytest
 import torch
 
+import nblib
 from nblib import data
 from nblib.data import RemoteFile
 from nblib.noise import CIFAR100_FINE_NAMES, CIFAR100_SUPERCLASS_NAMES
@@ -486,7 +488,7 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        data._atomic_write(target, crash)
+        nblib._io.atomic_write(target, crash)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["table.npz"]
 
 
@@ -534,3 +536,36 @@ def test_validation_split_is_stratified_and_disjoint_from_the_training_set():
         data.load("digits", device=CPU, n_val=len(full.y_train))
     with pytest.raises(ValueError, match="n_val is not available for toy2d"):
         data.load("toy2d", device=CPU, n_val=10)
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda a: a.pop("y_test"), r"array\(s\) y_test missing"),
+    (lambda a: a["y_train"].__setitem__(0, 10), r"y_train holds labels in \[0, 10\], outside \[0, 9\]"),
+    (lambda a: a["y_test"].__setitem__(0, -1), r"y_test holds labels in \[-1, 9\]"),
+    (lambda a: a.update(y_train=a["y_train"][:-1]), r"y_train is not one integer label per input"),
+    (lambda a: a.update(y_train=a["y_train"].astype(np.float32)), r"y_train is not one integer label"),
+])
+def test_a_damaged_data_cache_is_rebuilt_with_a_warning(tmp_path, damage, problem):
+    """A parsed .npz cache missing an array used to give a bare KeyError, and one with labels out of
+    range was used as it was; now it is validated on read and rebuilt from its source."""
+    first = data.load("mnist1d", device=CPU, root=tmp_path, num_samples=200)
+    (cache,) = (tmp_path / "mnist1d").glob("*.npz")
+    with np.load(cache) as f:
+        arrays = {k: f[k] for k in f.files}
+    damage(arrays)
+    with open(cache, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.warns(RuntimeWarning, match=rf"data cache .*{cache.name}: {problem}.*rebuilding it"):
+        again = data.load("mnist1d", device=CPU, root=tmp_path, num_samples=200)
+    assert torch.equal(again.y_train, first.y_train) and torch.equal(again.y_test, first.y_test)
+    assert [p.name for p in (tmp_path / "mnist1d").iterdir()] == [cache.name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # the rebuilt cache is good: read silently
+        data.load("mnist1d", device=CPU, root=tmp_path, num_samples=200)
+
+
+@pytest.mark.parametrize("name, k", [("digits", 10), ("mnist1d", 10), ("cifar10n", 10), ("cifar100", 100),
+                                     ("cifar100n", 100), ("toy2d", 2)])
+def test_num_classes_without_loading(name, k):
+    assert data.num_classes(name) == k
+    assert data.num_classes("toy2d", variant="blobs", num_classes=5) == 5

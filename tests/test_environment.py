@@ -50,3 +50,23 @@ def test_environment_names_the_same_packages_and_pins_as_pyproject():
     assert not extra, f"environment.yml has packages pyproject.toml lacks: {sorted(extra)}"
     for name, pin in py.items():
         assert env[name] == pin, f"{name}: pyproject pins {pin!r}, environment.yml {env[name]!r}"
+
+
+def test_pyproject_lists_every_package_and_ships_the_data_folder():
+    """pyproject names nblib's packages one by one (data/ is mapped in as nblib._data), so a package
+    added on disk must be added there too, or a regular install (Colab) would lack it."""
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "nblib").rglob("__init__.py")}
+    assert set(cfg["packages"]) == on_disk | {"nblib._data", "nblib._data.results"}
+    assert cfg["package-dir"] == {"nblib._data": "data"}
+    shipped = cfg["package-data"]
+    for needed in ("paper_results.md", "cifar-n/cifar10n.json"):
+        assert any(Path(needed).match(pattern) for pattern in shipped["nblib._data"]), needed
+    assert "*.json.gz" in shipped["nblib._data.results"]
+
+
+def test_data_files_are_found_through_the_package():
+    from nblib._paths import find_data, package_data
+
+    assert package_data() == ROOT / "data"          # the editable install maps nblib._data to data/
+    assert find_data("paper_results.md") == ROOT / "data" / "paper_results.md"

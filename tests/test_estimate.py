@@ -1,4 +1,6 @@
 """Tests of nblib.estimate: Patrini's anchor-point estimator of T."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -74,6 +76,7 @@ def test_error_grows_smoothly_with_prediction_noise(K):
     assert errors[1] < 0.05
 
 
+@pytest.mark.filterwarnings("ignore:estimate_transition. the anchor points are degenerate")  # random probs
 @settings(max_examples=30, deadline=None)
 @given(N=st.integers(1, 80), K=st.integers(2, 6), percentile=st.floats(1, 100),
        filter_outliers=st.booleans(), seed=st.integers(0, 2**31))
@@ -94,7 +97,8 @@ def test_anchors_match_the_reference_algorithm(N, K, percentile, filter_outliers
 def test_constant_column_falls_back_to_argmax():
     P = np.full((4, 2), 0.5)
     assert np.array_equal(anchor_points(P), [0, 0])
-    np.testing.assert_allclose(estimate_transition(P), np.full((2, 2), 0.5))
+    with pytest.warns(RuntimeWarning, match="classes 0 and 1 share an anchor sample"):
+        np.testing.assert_allclose(estimate_transition(P), np.full((2, 2), 0.5))
 
 
 def test_torch_input_same_as_numpy():
@@ -133,3 +137,38 @@ def test_estimation_error_bad_input():
         estimation_error(np.ones((3, 3)), np.eye(3))
     with pytest.raises(ValueError, match="T must be"):
         estimation_error(np.eye(3), np.eye(4))
+
+
+def one_hot_probs(K=10, n=1000, seed=0):
+    """What an over-confident model (one that memorised its noisy labels) predicts: one-hot rows."""
+    return np.eye(K)[np.random.default_rng(seed).integers(0, K, n)]
+
+
+def test_over_confident_probabilities_warn_instead_of_a_silently_wrong_T_hat():
+    """The issue's case: one-hot probabilities gave T_hat with error 2.0 (the percentile filter drops
+    every confident score, so each class's anchor is a sample of another class) and no warning."""
+    T = transition_matrix("symmetric", 10, 0.4)
+    with pytest.warns(RuntimeWarning, match=r"anchor points are degenerate.*share an anchor.*favour another class"
+                                            r".*one-hot.*over-confident.*earlier epoch.*lower percentile.*calibrat"):
+        T_hat = estimate_transition(one_hot_probs())
+    assert estimation_error(T_hat, T) > 1.5
+    with pytest.warns(RuntimeWarning, match=r"100% of the rows of probs are one-hot.*T_hat is a 0/1 matrix"):
+        T_hat = estimate_transition(one_hot_probs(), filter_outliers=False)          # the identity
+    np.testing.assert_array_equal(T_hat, np.eye(10))
+
+
+def test_an_anchor_of_another_class_warns():
+    """No sample favours class 0, so its anchor (the largest p_0) is a sample of class 1."""
+    P = np.array([[0.4, 0.6], [0.45, 0.55], [0.1, 0.9]])
+    with pytest.warns(RuntimeWarning, match=r"the anchors of classes 0 \(predicts 1 with p=0.55\) favour another"):
+        estimate_transition(P, filter_outliers=False)
+
+
+@pytest.mark.parametrize("K", [3, 10])
+def test_good_anchors_do_not_warn(K):
+    T = diag_dominant_T(K, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimate_transition(anchored_probs(T, n_mix=2000, n_outliers=100))          # filtered outliers
+        estimate_transition(anchored_probs(T), filter_outliers=False)
+        estimate_transition(anchored_probs(np.eye(K)), filter_outliers=False)      # no noise, calibrated model

@@ -21,12 +21,12 @@ EXECUTED_LESSON = "06_benchmark"   # the cheapest lesson with exercise checks (~
 CELL_TIMEOUT_S = 600
 SOLUTION_BLOCK = re.compile(r"<details\b.*?</details>", re.IGNORECASE | re.DOTALL)
 MIN_SOLUTION_LINE = 12             # shorter lines ("```python", "</details>") are no solution text
-EXERCISE_CHECK = re.compile(r"\bcheck_\w+\(")  # a code cell that calls an nblib.exercises check
+EXERCISE_CHECK = re.compile(r"\bcheck_\w+\(")  # a code cell that calls a lesson's exercise check
 
 sys.path.insert(0, str(ROOT / "tools"))  # tools/ holds scripts, not a package
 import handout  # noqa: E402
 
-from nblib.exercises._feedback import NO_ANSWER  # noqa: E402
+from nblib.course.feedback import NO_ANSWER  # noqa: E402
 
 
 def load(path: Path) -> dict:

@@ -693,3 +693,18 @@ def test_class_values_row_sums_are_class_sums_and_expected_losses():
     assert V.shape == (5, 4)
     torch.testing.assert_close(V.sum(1), L.class_sums("ce", z))
     torch.testing.assert_close(V, -z.log_softmax(1))
+
+
+def test_backward_refuses_a_T_that_float32_cannot_invert_usefully():
+    """MAX_COND comes from float32 precision (~8.4e4), not 1e12: at cond(T) = 1e8 the 'correction'
+    would be rounding noise. The error explains the limit; a T just inside it is accepted."""
+    assert L.MAX_COND == pytest.approx(L.BACKWARD_REL_ERROR / np.finfo(np.float32).eps) and 1e4 < L.MAX_COND < 1e6
+
+    def two_class_T(cond):        # [[1 - e, e], [e, 1 - e]] has condition number 1 / (1 - 2 e)
+        e = (1 - 1 / cond) / 2
+        return np.array([[1 - e, e], [e, 1 - e]])
+
+    with pytest.raises(ValueError, match=r"condition number is 1e\+08, above the limit 8.39e\+04.*float32"):
+        make_loss("backward", 2, T=two_class_T(1e8))
+    make_loss("backward", 2, T=two_class_T(L.MAX_COND / 2))
+    make_loss("forward", 2, T=two_class_T(1e8))          # forward correction never inverts T

@@ -153,6 +153,43 @@ def test_portable_kernel_and_size(path):
     assert path.stat().st_size < MAX_NOTEBOOK_BYTES, f"{path.name} is {path.stat().st_size / 1e6:.1f} MB"
 
 
+# ---- evidence that holds on another CPU (issue 10) and plumbing kept out of sight -----------------
+
+NBVAL_TAGS = {"nbval-ignore-output", "nbval-check-output", "nbval-skip", "nbval-raises-exception"}
+# what a cell that shows trained results calls (the before-stop hook's rule): its output differs
+# from one CPU to another, so it must never be compared exactly
+TRAINED = re.compile(r"\bfit\(|fit_batched|fit_many|test_acc|accuracy|\btrain_\w+\(|run_\w*sweep|\brun\(|run_grid")
+TIMING = re.compile(r"\bperf_counter\b|\btime\.time\(|\bprocess_time\b|\btime_update\b|%%?time")
+
+
+def _tags(cell) -> set:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_nbval_markers_are_tags_and_never_check_trained_output(path):
+    bad = []
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        src = source(cell)
+        if "NBVAL_" in src:
+            bad.append(f"cell {i}: an NBVAL_ comment in the code; use the cell tag instead")
+        if "nbval-check-output" in _tags(cell) and TRAINED.search(src):
+            bad.append(f"cell {i}: compares trained output exactly (nbval-check-output); another CPU differs")
+        unknown = {t for t in _tags(cell) if t.startswith("nbval") and t not in NBVAL_TAGS}
+        if unknown:
+            bad.append(f"cell {i}: unknown nbval tag(s) {sorted(unknown)}")
+    assert not bad, f"{path.name}: " + "; ".join(bad)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_timing_cells_in_the_lessons(path):
+    """Run times and slider timings belong to benchmarks/, not to what the learner reads."""
+    timed = [i for i, cell in enumerate(load(path)["cells"]) if cell["cell_type"] == "code" and TIMING.search(source(cell))]
+    assert not timed, f"{path.name}: cells {timed} time something; move that to benchmarks/"
+
+
 # ---- imports vs the Binder environment --------------------------------------------------------
 
 def _norm(name: str) -> str:

@@ -70,7 +70,10 @@ def test_key_is_a_hash_of_the_canonical_config():
     (dict(noise=("sym 1.5",)), r"rate must be in \[0, 1\]"),
     (dict(noise=("human worse",)), "needs dataset 'cifar10n'"),
     (dict(noise=(("gaussian", 0.1),)), "unknown noise kind"),
-    (dict(seeds=(-1,)), "seed must be in"),
+    (dict(seeds=(-1,)), r"seeds\[0\] must be in"),
+    (dict(noise=({"kind": "symmetric", "rate": 0.2, "mapping": "mnist"},)), "mapping applies to asymmetric"),
+    (dict(noise=({"kind": "pair", "rate": 0.2, "include_true": True},)), "include_true applies to symmetric"),
+    (dict(noise=({"kind": "symmetric", "rate": 0.2, "exact": "no"},)), "exact must be True or False"),
 ])
 def test_bad_grid_specs_fail_early_with_a_clear_message(bad, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -169,27 +172,53 @@ def test_a_failed_write_leaves_neither_a_partial_file_nor_a_temp_file(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_missing_number_is_stored_as_null_in_an_ordinary_file(tmp_path):
+    """Standard JSON (other readers reject a bare NaN) with mode 0644 (mkstemp's 0600 hid results from
+    other users); read back, null is NaN again."""
+    result = sweep.run_one(toy_grid(noise=("sym 0.0",)).runs()[0], device=CPU)
+    assert np.isnan(result["metrics"]["final_flipped_acc_noisy"])          # no flipped sample: no accuracy
+    path = sweep.ResultCache(tmp_path).save(result)
+    text = path.read_text()
+    assert "NaN" not in text and '"final_flipped_acc_noisy": null' in text
+    json.loads(text, parse_constant=_no_constant)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert np.isnan(sweep.read_result(path)["metrics"]["final_flipped_acc_noisy"])
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not standard JSON")
+
+
 KILL_GRID = dict(dataset="toy2d", losses=("ce", "gce", "mae"), noise=("sym 0.0", "sym 0.2", "sym 0.4"),
-                 seeds=(0,), epochs=20)     # 9 runs of ~0.3 s each
-KILL_SCRIPT = textwrap.dedent(f"""
+                 seeds=(0,))     # 9 runs of ~0.3 s each at 20 epochs
+KILL_SCRIPT = textwrap.dedent("""
     import sys, torch
     from nblib import sweep
-    torch.set_num_threads(1)
-    grid = sweep.Grid("killme", **{KILL_GRID!r})
+
     def saved(res):
         print("saved", res["key"], flush=True)
-    sweep.run_grid(grid, root=sys.argv[1], engine="sequential", progress=False, on_result=saved)
-    print("finished", flush=True)
-""")
+
+    if __name__ == "__main__":
+        torch.set_num_threads(1)
+        root, workers, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        grid = sweep.Grid("killme", epochs=epochs, **%r)
+        executor = sweep.process_pool(workers) if workers else None
+        sweep.run_grid(grid, root=root, engine="sequential", progress=False, on_result=saved, executor=executor,
+                       threads=1)
+        print("finished", flush=True)
+""" % (KILL_GRID,))
+WORKERS_EXIT_SECONDS = 5     # a pool worker polls for its parent every PARENT_POLL_SECONDS (0.5 s)
 
 
-def test_kill_9_in_the_middle_loses_at_most_the_run_in_flight(tmp_path):
-    """Kill a sweep subprocess with SIGKILL while it writes results; no file may be damaged, and
-    the rerun computes exactly the runs that are not on disk."""
+@pytest.mark.parametrize("workers, epochs", [(0, 20), (2, 60)], ids=["in-process", "process-pool"])
+def test_kill_9_in_the_middle_loses_at_most_the_run_in_flight(tmp_path, workers, epochs):
+    """Kill a sweep subprocess with SIGKILL while it writes results; no file may be damaged, the
+    rerun computes exactly the runs that are not on disk, and no pool worker is left running."""
+    psutil = pytest.importorskip("psutil")
     env = {**os.environ, "NBLIB_DEVICE": "cpu", "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    reported = []
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(tmp_path), str(workers), str(epochs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    reported, children = [], []
     try:
         deadline = time.monotonic() + 120
         while len(reported) < 3 and time.monotonic() < deadline:
@@ -199,22 +228,44 @@ def test_kill_9_in_the_middle_loses_at_most_the_run_in_flight(tmp_path):
             if line.startswith("saved"):
                 reported.append(line.split()[1])
         assert len(reported) >= 3, proc.stderr.read()
+        children = psutil.Process(proc.pid).children(recursive=True)
         os.kill(proc.pid, signal.SIGKILL)                  # no cleanup handlers run
         proc.wait(timeout=30)
+        # the pool's workers (and its resource tracker) exit on their own once their parent is gone
+        _, alive = psutil.wait_procs(children, timeout=WORKERS_EXIT_SECONDS)
+        assert not alive, f"still running {WORKERS_EXIT_SECONDS} s after the sweep was killed: {alive}"
     finally:
         if proc.poll() is None:
             proc.kill()
+        for child in children:
+            if child.is_running():
+                child.kill()
     assert proc.returncode == -signal.SIGKILL
+    assert len(children) >= workers                     # the pool was running (the check above is not vacuous)
     folder = tmp_path / "killme"
     stored = {p.stem for p in folder.glob("*.json")}
     for key in stored:                                      # every file on disk is complete and valid
         sweep.ResultCache(folder).load(key)
-    assert set(reported) <= stored and len(stored - set(reported)) <= 1   # lost: at most the run in flight
-    grid = sweep.Grid("killme", **KILL_GRID)
+    in_flight = max(workers, 1)
+    assert set(reported) <= stored and len(stored - set(reported)) <= in_flight   # lost: at most the runs in flight
+    grid = sweep.Grid("killme", epochs=epochs, **KILL_GRID)
     assert len(stored) < len(grid), "the sweep finished before it was killed; make the runs longer"
     rerun = sweep.run_grid(grid, root=tmp_path, engine="sequential", progress=False)
     assert (rerun.cached, rerun.computed) == (len(stored), len(grid) - len(stored))
     assert not list(folder.glob("*.tmp")) or all(p.name.startswith(".") for p in folder.glob("*.tmp"))
+
+
+def test_exit_with_parent_is_a_no_op_outside_a_pool_worker():
+    """In the sweep process itself (executor=None, threads) and in a process that is not the
+    submitter's child (a Dask worker) no watchdog thread starts."""
+    import threading
+
+    before = {t.name for t in threading.enumerate()}
+    sweep.exit_with_parent(os.getpid())                     # the parent itself
+    sweep.exit_with_parent(os.getppid() + 10**6)            # not our parent
+    assert {t.name for t in threading.enumerate()} == before
+    with pytest.raises(ValueError, match="workers must be in"):
+        sweep.process_pool(0)
 
 
 # ----------------------------------------------------------------------------- engines and executors
@@ -294,3 +345,69 @@ def test_results_frame_and_mean_std_table(tmp_path):
     cell = df[(df.loss == "gce") & (df.noise == "sym 0.3")]["final_test_acc"] * 100
     assert table.loc["gce", "sym 0.3"] == f"{cell.mean():.1f} ± {cell.std():.1f}"
     assert res.pivot("best_test_acc").shape == (2, 2)
+
+
+# ----------------------------------------------------------------------------- noise spec text, command line
+
+@pytest.mark.parametrize("text", ["sym abc", "sym 0.4 0.2", "gaussian 0.1", "", "sym 0,4"])
+def test_a_bad_noise_spec_names_itself_and_the_expected_form(text):
+    with pytest.raises(ValueError, match=rf"noise spec {text!r}:.*e\.g\. 'sym 0\.4'"):
+        sweep.NoiseSpec.parse(text)
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--epochs", "0"], "--epochs"), (["--seeds", "0"], "--seeds"), (["--epochs", "0", "--seeds", "0"], "--epochs"),
+    (["--epochs", "-3"], "--epochs"), (["--seeds", "two"], "--seeds"), (["--workers", "-1"], "--workers"),
+    (["--stack-size", "0"], "--stack-size"), (["--threads", "0"], "--threads"),
+    (["--workers", "2", "--dask", "tcp://x:1"], "--dask"),
+])
+def test_the_command_line_refuses_bad_values_instead_of_using_defaults(args, option, capsys, tmp_path):
+    """--epochs 0 --seeds 0 used to run the grid's 20 epochs and seeds (0, 1, 2) (truthiness)."""
+    from nblib.sweep.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["digits-classroom", "--root", str(tmp_path), *args])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and ("must be an integer >=" in err or "not both" in err), err
+    assert not list(tmp_path.iterdir())                 # nothing was computed
+
+
+# ----------------------------------------------------------------------------- the committed results
+
+def _committed_results():
+    try:
+        out = subprocess.run(["git", "ls-files", "-s", "--", "data/results"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    entries = [line.split(None, 3) for line in out.splitlines()]
+    return [(mode, REPO / path) for mode, _, _, path in entries if path.endswith(".json")]
+
+
+def test_every_committed_result_is_standard_json_with_mode_0644():
+    """Other JSON readers reject bare NaN; results are ordinary files (issue 12, item 7)."""
+    results = _committed_results()
+    assert results
+    for mode, path in results:
+        assert mode == "100644", f"{path}: git mode {mode}"
+        result = json.loads(path.read_text(), parse_constant=_no_constant)
+        assert result["key"] == path.stem
+
+
+def test_the_migration_tool_rewrites_old_files_without_changing_keys_or_numbers(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("migrate_results", REPO / "tools" / "migrate_results.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    result = sweep.run_one(toy_grid(noise=("sym 0.0",)).runs()[0], device=CPU)
+    old = tmp_path / "grid" / f"{result['key']}.json"
+    old.parent.mkdir()
+    old.write_text(json.dumps(result, indent=1, sort_keys=True))        # the old writer: bare NaN
+    old.chmod(0o600)
+    assert tool.needs_migration(old) and tool.main([str(tmp_path), "--check"]) == 1
+    assert tool.main([str(tmp_path)]) == 0
+    assert [p.name for p in old.parent.iterdir()] == [old.name] and tool.needs_migration(old) is None
+    assert old.stat().st_mode & 0o777 == 0o644
+    assert sweep.same_result(sweep.read_result(old), result) and tool.main([str(tmp_path), "--check"]) == 0

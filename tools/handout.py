@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "handouts"
 DETAILS_TAG = re.compile(r"<(/?)details\b[^>]*>", re.IGNORECASE)
-SOLVED = "Correct! "  # how nblib.exercises' verdict() starts for a right answer (it then explains it)
+SOLVED = "Correct! "  # how nblib.course.feedback's verdict() starts for a right answer (it then explains it)
 WIDGET_STATE = "widgets"  # notebook metadata: the state of the widget views in the outputs
 
 

@@ -11,7 +11,7 @@
 Figures only draw what the core (``nblib.losses``, ``noise``, ``estimate``, ``train``, ``sweep``)
 computes; no formula lives here.
 """
-from . import claims, feedback, figures, style, widgets  # noqa: F401
+from . import claims, feedback, figures, settings, style, widgets  # noqa: F401
 
 
 def setup(scale: str = "classroom", *, threads: int | None = 1, device=None):

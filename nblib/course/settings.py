@@ -1,7 +1,7 @@
 """Every experiment setting of the course, in one commented place.
 
-A :class:`Setting` fixes the data, the model and the training; a lesson adds the losses, the noise
-and the seeds (see :func:`nblib.course.runs.run`). The same question gets the same setting in every
+A :class:`nblib.sweep.Setting` fixes the data, the model and the training; a lesson adds the losses,
+the noise and the seeds (see :func:`nblib.course.runs.run`). The same question gets the same setting in every
 lesson, so their numbers agree. Two scales: ``"classroom"`` (what the notebooks run on a laptop CPU,
 each lesson under a minute with its seeds) and ``"large"`` (more data, epochs and seeds, for a GPU).
 
@@ -9,57 +9,10 @@ The stored grids of lesson 6 (``GRIDS``) are computed by ``python -m nblib.sweep
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-
 from .._checks import check_choice
-from ..sweep import CLASSROOM_LOSSES, CLASSROOM_NOISE, Grid
+from ..sweep import CLASSROOM_LOSSES, CLASSROOM_NOISE, Grid, Setting
 
 SCALES = ("classroom", "large")
-
-
-@dataclass(frozen=True)
-class Setting:
-    """Data, model and training of an experiment (everything but its losses, noise and seeds)."""
-
-    dataset: str
-    dataset_kw: dict = field(default_factory=dict)
-    model: str = "auto"
-    model_kw: dict = field(default_factory=dict)
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    grad_clip: float | None = None
-
-    def grid(self, name: str, *, losses, noise, seeds) -> Grid:
-        """The sweep grid of this setting with ``losses`` x ``noise`` x ``seeds`` (spec shorthands allowed)."""
-        return Grid(name, dataset=self.dataset, dataset_kw=dict(self.dataset_kw), model=self.model,
-                    model_kw=dict(self.model_kw), losses=tuple(losses), noise=tuple(noise), seeds=tuple(seeds),
-                    **self.train_kw())
-
-    def train_kw(self) -> dict:
-        """The keywords of :func:`nblib.fit` this setting fixes."""
-        return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
-                    weight_decay=self.weight_decay, schedule=self.schedule, grad_clip=self.grad_clip)
-
-    def load(self, device=None):
-        """The dataset of this setting, on ``device``."""
-        from ..data import load
-
-        return load(self.dataset, device=device, **self.dataset_kw)
-
-    def make_model(self, data, seed: int):
-        """A fresh model of this setting for ``data``, initialised from ``seed``."""
-        from ..models import make_model
-
-        return make_model(self.model, data, seed=seed, **self.model_kw)
-
-    def replace(self, **changes) -> "Setting":
-        """A copy with some fields changed (e.g. more epochs)."""
-        return dataclasses.replace(self, **changes)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -77,12 +30,12 @@ MNIST1D_CLASSROOM = {"num_samples": 5000, "n_train": 2000}
 
 SETTINGS = {
     "classroom": {
-        "memorise": Setting("digits", dataset_kw={"n_val": 300}, epochs=80, batch_size=64, lr=3e-3),
-        "hard": Setting("mnist1d", dataset_kw=MNIST1D_CLASSROOM, model_kw={"channels": 64}, epochs=30, lr=3e-3),
+        "memorise": Setting(dataset="digits", dataset_kw={"n_val": 300}, epochs=80, batch_size=64, lr=3e-3),
+        "hard": Setting(dataset="mnist1d", dataset_kw=MNIST1D_CLASSROOM, model_kw={"channels": 64}, epochs=30, lr=3e-3),
     },
     "large": {   # for a GPU: more epochs and data (MNIST-1D's full 4000 training signals)
-        "memorise": Setting("digits", dataset_kw={"n_val": 300}, epochs=200, batch_size=64, lr=3e-3),
-        "hard": Setting("mnist1d", model_kw={"channels": 128}, epochs=100, lr=3e-3),
+        "memorise": Setting(dataset="digits", dataset_kw={"n_val": 300}, epochs=200, batch_size=64, lr=3e-3),
+        "hard": Setting(dataset="mnist1d", model_kw={"channels": 128}, epochs=100, lr=3e-3),
     },
 }
 SEEDS = {"classroom": (0, 1, 2), "large": (0, 1, 2, 3, 4)}

@@ -20,17 +20,16 @@ import gzip
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
+from .._io import atomic_write
 from .._paths import find_data
 from .spec import run_key
 
 FORMAT = "nblib-sweep/1"     # the "format" field of every stored result
 RESULTS_ENV_VAR = "NBLIB_RESULTS"   # overrides where stored results are looked up and written
 STALE_TMP_SECONDS = 3600     # temp files of killed writers older than this are removed
-FILE_MODE = 0o644            # result files are ordinary readable files (mkstemp would make them 0600)
 
 
 def default_root() -> Path:
@@ -82,21 +81,15 @@ class ResultCache:
 
     def save(self, result: dict) -> Path:
         """Write ``result`` atomically (temp file in the same folder + fsync + os.replace)."""
-        _validate(result, "result to save")
+        validate_result(result, "result to save")
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.path(result["key"])
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{result['key'][:16]}.", suffix=".tmp")
-        try:
-            os.chmod(tmp, FILE_MODE)
-            with os.fdopen(fd, "w") as f:
+        def write(tmp: Path) -> None:
+            with open(tmp, "w") as f:
                 json.dump(_null_for_nan(result), f, indent=1, sort_keys=True, allow_nan=False)
                 f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        atomic_write(final, write)
         return final
 
     def remove_stale_temp(self, older_than: float = STALE_TMP_SECONDS) -> int:
@@ -112,7 +105,7 @@ class ResultCache:
         return n
 
 
-def _validate(result, where: str) -> dict:
+def validate_result(result, where: str) -> dict:
     if not isinstance(result, dict):
         raise SweepCacheError(f"{where}: expected a JSON object, got {type(result).__name__}")
     if result.get("format") != FORMAT:
@@ -140,7 +133,7 @@ def read_result(path, expect_key: str | None = None) -> dict:
     except json.JSONDecodeError as e:
         raise SweepCacheError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); the file is damaged or "
                               "foreign: delete it and rerun the sweep to recompute this run") from None
-    _validate(result, str(path))
+    validate_result(result, str(path))
     _nan_for_null(result)
     if expect_key is not None and result["key"] != expect_key:
         raise SweepCacheError(f"{path}: holds the result of key {result['key'][:12]}..., not of its file name; "
@@ -157,19 +150,13 @@ def bundle_path(root, grid_name: str) -> Path:
 def write_bundle(results: list, path) -> Path:
     """Write ``results`` (in this order) as one gzipped JSON list, byte-for-byte reproducible
     (sorted keys, no timestamp in the gzip header), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps([_null_for_nan(r) for r in results], sort_keys=True, separators=(",", ":"), allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, FILE_MODE)
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
             f.write(text.encode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def read_bundle(path) -> dict:
@@ -185,6 +172,6 @@ def read_bundle(path) -> dict:
         raise SweepCacheError(f"{path}: a bundle holds a JSON list of results, got {type(results).__name__}")
     out = {}
     for i, r in enumerate(results):
-        _validate(r, f"{path} [{i}]")
+        validate_result(r, f"{path} [{i}]")
         out[r["key"]] = _nan_for_null(r)
     return out

@@ -17,10 +17,11 @@ a stack of up to ``stack_size`` models of one architecture at once (:func:`nblib
 agree in distribution; the engine is recorded in each result (with the stack it was trained in),
 and :func:`recompute` replays a result exactly the way it was made.
 
-Parallel: ``executor=`` takes any ``concurrent.futures.Executor``: a ``ProcessPoolExecutor`` on one
-machine, or a Dask cluster through ``distributed.Client(address).get_executor()``. Workers only
-compute; the calling process writes every result as it arrives, so workers need nblib and the data,
-not the cache folder.
+Parallel: ``executor=`` takes any ``concurrent.futures.Executor``: a process pool on one machine
+(:func:`process_pool`), or a Dask cluster through ``distributed.Client(address).get_executor()``.
+Workers only compute; the calling process writes every result as it arrives, so workers need nblib
+and the data, not the cache folder. A pool worker exits when the sweep that started it dies, even by
+``kill -9`` (:func:`exit_with_parent`), instead of computing an orphaned task at 100 % CPU.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import concurrent.futures as cf
 import datetime
 import functools
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -44,10 +46,11 @@ from ..estimate import estimate_transition, estimation_error
 from ..losses import make_loss
 from ..models import make_model
 from ..noise import corrupt_labels, empirical_transition, transition_matrix
-from ..train import History, fit, fit_batched, predict_proba, stack_pays
-from .cache import FORMAT, ResultCache, SweepCacheError, _validate, bundle_path, default_root, read_bundle, write_bundle
-from .spec import PROTOCOL, Grid, _plain, canonical_json, noise_label, run_key
+from ..train import fit, fit_batched, predict_proba, stack_pays
+from .cache import FORMAT, ResultCache, SweepCacheError, bundle_path, default_root, read_bundle, write_bundle
+from .spec import PROTOCOL, Grid, plain, canonical_json, noise_label, run_key
 from .tables import SweepResult
+from .workers import exit_with_parent
 
 ENGINES = ("auto", "sequential", "vmap")
 DEFAULT_STACK = 32           # models per vmap stack (memory ~ stack x batch x activations)
@@ -143,15 +146,15 @@ def _metrics(hist, flipped, extra: dict) -> dict:
 
 
 def _result(config, hist, flipped, T, extra, *, engine, dev, wall, stack=None) -> dict:
-    hist_d = _plain(hist.to_dict())
+    hist_d = plain(hist.to_dict())
     hist_d["config"].pop("loss_params", None)      # already in config["loss"]; T is in "transition"
     res = {"format": FORMAT, "key": run_key(config), "config": config,
            "label": {"loss": config["loss"]["label"], "noise": noise_label(config["noise"])},
-           "metrics": _metrics(hist, flipped, extra), "history": hist_d, "transition": _plain(T),
+           "metrics": _metrics(hist, flipped, extra), "history": hist_d, "transition": plain(T),
            "engine": engine, "device": str(dev), "wall_time": wall, "versions": versions(),
            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if "T_hat" in extra:
-        res["transition_estimated"] = _plain(extra["T_hat"])
+        res["transition_estimated"] = plain(extra["T_hat"])
     if stack is not None:
         res["stack"] = stack
     return res
@@ -239,8 +242,13 @@ def _vmap_pays(config: dict, device=None) -> bool:
     return stack_pays(_make_model(config, data), pick_device(device))
 
 
-def _execute(task: list[dict], engine: str, device, threads: int | None) -> list[dict]:
-    """Worker entry point (module level, so executors can pickle it): compute one task."""
+def _execute(task: list[dict], engine: str, device, threads: int | None, parent_pid: int | None = None) -> list[dict]:
+    """Worker entry point (module level, so executors can pickle it): compute one task.
+
+    ``parent_pid``: the sweep process; a pool worker it started (any ``ProcessPoolExecutor``, also one
+    not made by :func:`process_pool`) then exits with it."""
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     with torch_threads(threads):
         if engine == "vmap":
             return run_stack(task, device=device)
@@ -273,8 +281,8 @@ def run_grid(grid: Grid, *, root=None, executor: cf.Executor | None = None, engi
 
     root: cache root (default ``data/results`` of the repository); results go to ``root/grid.name``.
     executor: any ``concurrent.futures.Executor`` (None: compute here, one task after the other).
-        E.g. ``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))`` or a Dask
-        cluster's ``distributed.Client("tcp://scheduler:8786").get_executor()``.
+        E.g. ``process_pool(2)`` (its workers exit when this process dies) or a Dask cluster's
+        ``distributed.Client("tcp://scheduler:8786").get_executor()``.
     engine: "auto" (vmap stacks where the model allows it and it pays: MLPs on the CPU, any
         BatchNorm-free model on a GPU), "sequential", or "vmap".
     stack_size: models per vmap stack; stack_by: "group" (fill stacks with any compatible runs) or
@@ -292,6 +300,12 @@ def run_grid(grid: Grid, *, root=None, executor: cf.Executor | None = None, engi
     check_choice("on_corrupt", on_corrupt, ("raise", "recompute"))
     check_choice("stack_by", stack_by, ("group", "cell"))
     stack_size = check_int("stack_size", stack_size, 1)
+    threads = None if threads is None else check_int("threads", threads, 1)
+    check_bool("progress", progress)
+    if on_result is not None and not callable(on_result):
+        raise TypeError(f"on_result must be a function on_result(result), got {on_result!r}")
+    if device is not None:
+        pick_device(device)         # a bad device fails here, not in every worker
     if executor is not None and not isinstance(executor, cf.Executor) and not hasattr(executor, "submit"):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
     t0 = time.perf_counter()
@@ -333,7 +347,7 @@ def _compute(tasks, engine, executor, device, threads):
         for task in tasks:
             yield from _execute(task, engine_of(task), device, threads)
         return
-    futures = [executor.submit(_execute, task, engine_of(task), device, threads) for task in tasks]
+    futures = [executor.submit(_execute, task, engine_of(task), device, threads, os.getpid()) for task in tasks]
     try:
         for fut in cf.as_completed(futures):
             yield from fut.result()
@@ -371,69 +385,6 @@ def bundle(grid: Grid, *, root=None) -> Path:
     root = Path(root or default_root())
     res = load_grid(grid, root=root)
     return write_bundle(res.results, bundle_path(root, grid.name))
-
-
-def recompute(results, *, root=None, grid: str | None = None, device="cpu", threads: int | None = None):
-    """Recompute stored results the way they were made; return the new result(s).
-
-    ``results``: one result dict (returns one) or a list (returns a list, same order), e.g. the
-    seeds of one loss x noise cell. Sequential results are recomputed alone. vmap results are
-    replayed with their whole stack, once per stack (the other members' configs are read from the
-    cache folder ``root/grid``; ``grid`` defaults to the folder under ``root`` holding them all).
-    ``threads``: torch threads (default: the count each result was made with).
-    """
-    single = isinstance(results, dict)
-    results = [results] if single else list(results)
-    for r in results:
-        _validate(r, "result")
-    out: dict[str, dict] = {}
-    for r in results:
-        if r["key"] in out:
-            continue
-        n = threads or r.get("versions", {}).get("torch_threads")
-        with torch_threads(n):
-            if r["engine"] == "sequential":
-                out[r["key"]] = run_one(r["config"], device=device)
-            else:
-                keys = r["stack"]["keys"]
-                configs = _stack_configs(keys, root, grid, r["key"])
-                out.update({res["key"]: res for res in run_stack(configs, device=device)})
-    fresh = [out[r["key"]] for r in results]
-    return fresh[0] if single else fresh
-
-
-def _stack_configs(keys: list[str], root, grid: str | None, key: str) -> list[dict]:
-    root = Path(root or default_root())
-    folders = [root / grid] if grid else sorted(p for p in root.iterdir() if p.is_dir())
-    for folder in folders:
-        cache = ResultCache(folder)
-        if all(k in cache for k in keys):
-            return [cache.load(k)["config"] for k in keys]
-    raise FileNotFoundError(f"the {len(keys)} members of the stack of run {key[:12]}... are not all stored "
-                            f"under {root}; cannot replay it")
-
-
-def same_result(a: dict, b: dict, rtol: float = 0.0) -> bool:
-    """True if two results have the same config and the same per-epoch history (times excepted).
-
-    ``rtol=0`` (default): every number identical. ``rtol > 0``: accuracies still identical (they
-    are counts over the same samples), the real-valued curves (loss, gradient share) equal within
-    relative tolerance ``rtol`` - for a CPU whose math kernels differ in the last bits. A metric
-    that one of the two histories lacks (stored before it existed) counts as NaN.
-    """
-    if a["key"] != b["key"]:
-        return False
-    ha, hb = History.from_dict(a["history"]), History.from_dict(b["history"])
-    for m in History.METRICS:
-        if m == "time":
-            continue
-        x, y = np.asarray(getattr(ha, m), dtype=float), np.asarray(getattr(hb, m), dtype=float)
-        if x.shape != y.shape:
-            return False
-        tol = rtol if m in ("loss", "flipped_grad_share") else 0.0
-        if not np.allclose(x, y, rtol=tol, atol=0.0, equal_nan=True):
-            return False
-    return True
 
 
 def _bar(total: int, initial: int, enabled: bool, desc: str):

@@ -13,22 +13,44 @@ import copy
 import dataclasses
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .._checks import check_bool, check_choice, check_in_range, check_int
-from ..data import num_classes as dataset_classes
+from .._checks import check_bool, check_choice, check_in_range, check_seed
+from ..data import CIFAR10N_KEYS, DATASETS, num_classes as dataset_classes
+from ..estimate import anchor_points
 from ..losses import LOSSES, make_loss
-from ..noise import NOISE_KINDS as SYNTHETIC_NOISE, default_mapping
+from ..models import MODELS
+from ..noise import ASYMMETRIC_MAPS, NOISE_KINDS as SYNTHETIC_NOISE, default_mapping, transition_matrix
+from ..train import check_training_args
 
 PROTOCOL = 1                 # how a run is derived from its config; part of every key
 TRANSITIONS = ("true", "estimated")
+ESTIMATOR_KEYS = ("percentile", "filter_outliers")    # the options of nblib.estimate.estimate_transition
 CORRECTION_LOSSES = ("forward", "backward")
 NOISE_KINDS = (*SYNTHETIC_NOISE, "human")   # human = a real label set of a dataset that has them (CIFAR-10N)
 NOISE_SHORT = {"symmetric": "sym", "asymmetric": "asym", "pair": "pair", "human": "human"}
+NOISE_FORM = ("'<kind> <rate>' with kind one of sym, asym, pair (or symmetric, asymmetric) and rate a number in "
+              "[0, 1], e.g. 'sym 0.4'; or 'human <label set>', e.g. 'human worse'")
+
+
+def _check_dict(name: str, value) -> dict:
+    """``value`` if it is a dict with string keys (it goes into a JSON config), else TypeError naming ``name``."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(f"{name} must be a dict with string keys, got {value!r}")
+    return value
+
+
+def _check_optional_str(name: str, value):
+    """``value`` if it is None or a string, else TypeError naming ``name``."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string or None, got {value!r}")
+    return value
+
 
 @dataclass(frozen=True)
 class LossSpec:
@@ -43,6 +65,13 @@ class LossSpec:
     params: dict = field(default_factory=dict)
     label: str | None = None
     transition: str | None = None
+
+    def __post_init__(self):
+        check_choice("loss", self.name, LOSSES)
+        _check_dict("params", self.params)
+        _check_optional_str("label", self.label)
+        if self.transition is not None:
+            check_choice("transition", self.transition, TRANSITIONS)
 
     @classmethod
     def parse(cls, spec) -> "LossSpec":
@@ -70,9 +99,6 @@ class LossSpec:
 
     def resolved(self, num_classes: int) -> dict:
         """The config dict: every hyper-parameter explicit (the defaults of nblib.losses filled in)."""
-
-
-        check_choice("loss", self.name, LOSSES)
         transition = self.transition
         if self.name in CORRECTION_LOSSES:
             transition = check_choice("transition", transition or "true", TRANSITIONS)
@@ -87,7 +113,7 @@ class LossSpec:
             params = make_loss(self.name, num_classes, **self.params).params
         label = self.label or (f"{self.name}(T)" if transition == "true" else
                                f"{self.name}(T-hat)" if transition == "estimated" else self.name)
-        return {"name": self.name, "params": _plain(params), "label": label, "transition": transition}
+        return {"name": self.name, "params": plain(params), "label": label, "transition": transition}
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,25 @@ class NoiseSpec:
     exact: bool = True
     label_set: str | None = None
 
+    def __post_init__(self):
+        check_choice("noise kind", self.kind, NOISE_KINDS)
+        check_in_range("rate", self.rate, 0, 1)
+        check_bool("include_true", self.include_true)
+        check_bool("exact", self.exact)
+        if self.mapping is not None:
+            check_choice("mapping", self.mapping, ASYMMETRIC_MAPS)    # a name: configs are JSON
+        if self.label_set is not None:
+            check_choice("label_set", self.label_set, CIFAR10N_KEYS)
+        if self.kind == "human" and self.label_set is None:
+            raise ValueError(f"noise kind 'human' needs label_set ({', '.join(CIFAR10N_KEYS)})")
+        # a setting of another kind would be silently left out of the config: refuse it
+        for name, applies, given in (("mapping", ("asymmetric",), self.mapping is not None),
+                                     ("include_true", ("symmetric",), self.include_true),
+                                     ("label_set", ("human",), self.label_set is not None),
+                                     ("rate", SYNTHETIC_NOISE, self.rate != 0)):
+            if given and self.kind not in applies:
+                raise ValueError(f"{name} applies to {', '.join(applies)} noise only, not to {self.kind!r}")
+
     @classmethod
     def parse(cls, spec) -> "NoiseSpec":
         """A NoiseSpec from a NoiseSpec, a dict, a (kind, rate) pair, or ``"sym 0.4"`` / ``"human worse"``."""
@@ -112,28 +157,45 @@ class NoiseSpec:
         if isinstance(spec, dict):
             return cls(**spec)
         if isinstance(spec, (tuple, list)) and len(spec) == 2:
-            return cls(spec[0], float(spec[1]))
+            return cls(spec[0], spec[1])
         if isinstance(spec, str):
-            kind, _, arg = spec.partition(" ")
-            kind = {v: k for k, v in NOISE_SHORT.items()}.get(kind, kind)
-            return cls(kind, label_set=arg) if kind == "human" else cls(kind, float(arg or 0))
+            return cls._parse_text(spec)
         raise TypeError(f"a noise spec must be 'sym 0.4', a (kind, rate) pair, a dict or a NoiseSpec, got {spec!r}")
 
-    def resolved(self, dataset: str) -> dict:
-        """The config dict (mapping made explicit)."""
-        check_choice("noise kind", self.kind, NOISE_KINDS)
+    @classmethod
+    def _parse_text(cls, spec: str) -> "NoiseSpec":
+        """``"sym 0.4"``, ``"symmetric"`` (rate 0) or ``"human worse"``; a ValueError naming the spec and
+        the expected form otherwise (not float()'s "could not convert string to float")."""
+        kind, *args = spec.split() or [""]
+        kind = {v: k for k, v in NOISE_SHORT.items()}.get(kind, kind)
+        if kind not in NOISE_KINDS:
+            raise ValueError(f"noise spec {spec!r}: unknown noise kind {kind!r}; write {NOISE_FORM}")
+        if len(args) > 1:
+            raise ValueError(f"noise spec {spec!r}: write {NOISE_FORM}")
+        if kind == "human":
+            return cls(kind, label_set=args[0] if args else None)
+        try:
+            rate = float(args[0]) if args else 0.0
+        except ValueError:
+            raise ValueError(f"noise spec {spec!r}: the rate {args[0]!r} is not a number; write {NOISE_FORM}") from None
+        return cls(kind, rate)
+
+    def resolved(self, dataset: str, num_classes: int | None = None) -> dict:
+        """The config dict (mapping made explicit); with ``num_classes``, the asymmetric map is checked
+        against it (a map with class 8 cannot apply to 2 classes)."""
         if self.kind == "human":
             if dataset != "cifar10n":
                 raise ValueError(f"noise kind 'human' needs dataset 'cifar10n', got {dataset!r}")
-            if not self.label_set:
-                raise ValueError("noise kind 'human' needs label_set (aggre, random1, random2, random3, worse)")
             return {"kind": "human", "label_set": self.label_set}
-        check_in_range("rate", self.rate, 0, 1)
-        out = {"kind": self.kind, "rate": float(self.rate), "exact": check_bool("exact", self.exact)}
+        out = {"kind": self.kind, "rate": float(self.rate), "exact": bool(self.exact)}
         if self.kind == "symmetric":
-            out["include_true"] = check_bool("include_true", self.include_true)
+            out["include_true"] = bool(self.include_true)
         if self.kind == "asymmetric":
             out["mapping"] = self.mapping or default_mapping(dataset)
+            if num_classes is not None:
+                with warnings.catch_warnings():     # only the map is checked here; the rate warns at run time
+                    warnings.simplefilter("ignore")
+                    transition_matrix("asymmetric", num_classes, self.rate, mapping=out["mapping"])
         return out
 
 
@@ -151,26 +213,20 @@ CLASSROOM_NOISE = (("symmetric", 0.0), ("symmetric", 0.2), ("symmetric", 0.4), (
                    ("asymmetric", 0.4))
 
 
-@dataclass
-class Grid:
-    """A sweep: every loss x noise setting x seed, with shared data, model and training settings.
+@dataclass(kw_only=True)
+class Setting:
+    """An experiment's data, model and training: everything but its losses, noise and seeds.
 
-    ``name`` is the folder under the cache root. ``losses``/``noise`` accept the shorthands of
-    :meth:`LossSpec.parse` / :meth:`NoiseSpec.parse`. ``model`` is a name for
-    ``nblib.models.make_model`` ("auto" picks the dataset's model) with ``model_kw``;
-    ``dataset_kw`` goes to ``nblib.data.load`` (with ``data_seed`` as its ``seed``). The training
-    fields are those of :func:`nblib.train.fit`; ``estimator`` those of
-    ``nblib.estimate.estimate_transition`` (used by ``forward(T-hat)``).
+    ``model`` is a name for ``nblib.models.make_model`` ("auto" picks the dataset's model) with
+    ``model_kw``; ``dataset_kw`` goes to ``nblib.data.load`` (with ``data_seed`` as its ``seed``).
+    The training fields are those of :func:`nblib.train.fit`. The course names its settings in
+    ``nblib.course.settings``; :meth:`grid` adds losses, noise and seeds to make a :class:`Grid`.
     """
 
-    name: str
     dataset: str = "mnist1d"
-    losses: Sequence = CLASSROOM_LOSSES
-    noise: Sequence = CLASSROOM_NOISE
-    seeds: Sequence[int] = (0, 1, 2)
+    dataset_kw: dict = field(default_factory=dict)
     model: str = "auto"
     model_kw: dict = field(default_factory=dict)
-    dataset_kw: dict = field(default_factory=dict)
     data_seed: int = 0
     epochs: int = 20
     batch_size: int = 128
@@ -179,20 +235,86 @@ class Grid:
     weight_decay: float = 0.0
     schedule: str = "constant"
     grad_clip: float | None = None
+
+    def grid(self, name: str, *, losses, noise, seeds) -> "Grid":
+        """The sweep grid of this setting with ``losses`` x ``noise`` x ``seeds`` (spec shorthands allowed)."""
+        own = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(Setting)}
+        return Grid(name, losses=tuple(losses), noise=tuple(noise), seeds=tuple(seeds), **own)
+
+    def train_kw(self) -> dict:
+        """The keywords of :func:`nblib.fit` this setting fixes."""
+        return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
+                    weight_decay=self.weight_decay, schedule=self.schedule, grad_clip=self.grad_clip)
+
+    def load(self, device=None):
+        """The dataset of this setting, on ``device``."""
+        from ..data import load
+
+        return load(self.dataset, device=device, seed=self.data_seed, **self.dataset_kw)
+
+    def make_model(self, data, seed: int):
+        """A fresh model of this setting for ``data``, initialised from ``seed``."""
+        from ..models import make_model
+
+        return make_model(self.model, data, seed=seed, **self.model_kw)
+
+    def replace(self, **changes):
+        """A copy with some fields changed (e.g. more epochs)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Grid(Setting):
+    """A sweep: every loss x noise setting x seed of one :class:`Setting` (data, model, training).
+
+    ``name`` is the folder under the cache root. ``losses``/``noise`` accept the shorthands of
+    :meth:`LossSpec.parse` / :meth:`NoiseSpec.parse`; ``estimator`` holds the keywords of
+    ``nblib.estimate.estimate_transition`` (used by ``forward(T-hat)``). The setting's fields are
+    keywords: ``Grid("mine", dataset="digits", losses=("ce", "gce"), noise=("sym 0.4",))``.
+    """
+
+    name: str
+    losses: Sequence = CLASSROOM_LOSSES
+    noise: Sequence = CLASSROOM_NOISE
+    seeds: Sequence[int] = (0, 1, 2)
     estimator: dict = field(default_factory=lambda: {"percentile": 97.0, "filter_outliers": True})
 
     def __post_init__(self):
+        """Validate every field once, here: a bad value fails when the grid is written, naming the
+        field, not in a worker hours later (or, worse, as a wrong value in every stored config)."""
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string (a folder name), got {self.name!r}")
         if not self.name or any(c in self.name for c in "/\\") or self.name.startswith("."):
             raise ValueError(f"name must be a plain folder name, got {self.name!r}")
-        self.losses = tuple(LossSpec.parse(s) for s in self.losses)
-        self.noise = tuple(NoiseSpec.parse(s) for s in self.noise)
-        self.seeds = tuple(check_int("seed", s, 0) for s in self.seeds)
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("model", self.model, ("auto", *MODELS))
+        for name in ("model_kw", "dataset_kw", "estimator"):
+            _check_dict(name, getattr(self, name))
+        self.losses = tuple(LossSpec.parse(s) for s in _sequence("losses", self.losses, "('ce', 'gce')"))
+        self.noise = tuple(NoiseSpec.parse(s) for s in _sequence("noise", self.noise, "('sym 0.4',)"))
+        self.seeds = tuple(check_seed(s, f"seeds[{i}]")
+                           for i, s in enumerate(_sequence("seeds", self.seeds, "(0, 1, 2)")))
         if not (self.losses and self.noise and self.seeds):
             raise ValueError("a grid needs at least one loss, one noise setting and one seed")
+        if len(set(self.seeds)) < len(self.seeds):
+            raise ValueError(f"seeds must be distinct (a repeated seed repeats the same run), got {self.seeds}")
+        check_seed(self.data_seed, "data_seed")
+        check_training_args(self.epochs, self.batch_size, self.lr, self.weight_decay, self.optimizer, self.schedule,
+                            self.grad_clip)
+        unknown = sorted(set(self.estimator) - set(ESTIMATOR_KEYS))
+        if unknown:
+            raise TypeError(f"estimator: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(ESTIMATOR_KEYS)}")
+        anchor_points(np.full((1, 2), 0.5), **self.estimator)     # the estimator checks its own values
+        self._resolved()
+
+    def _resolved(self) -> tuple[list[dict], list[dict]]:
+        """The loss and noise configs (validated against the dataset's number of classes)."""
+        K = dataset_classes(self.dataset, **self.dataset_kw)
+        return [s.resolved(K) for s in self.losses], [s.resolved(self.dataset, K) for s in self.noise]
 
     def base_config(self) -> dict:
         """The part of every run's config shared by the whole grid."""
-        return _plain({
+        return plain({
             "protocol": PROTOCOL,
             "dataset": {"name": self.dataset, "seed": self.data_seed, "kw": dict(self.dataset_kw)},
             "model": {"name": self.model, "kw": dict(self.model_kw)},
@@ -205,16 +327,14 @@ class Grid:
     def runs(self) -> list[dict]:
         """Every run's full config, ordered loss-major (loss, then noise, then seed)."""
         base = self.base_config()
-        K = dataset_classes(self.dataset, **self.dataset_kw)
-        losses = [s.resolved(K) for s in self.losses]
-        noises = [s.resolved(self.dataset) for s in self.noise]
+        losses, noises = self._resolved()
         out = []
         for loss in losses:
             for noise in noises:
                 for seed in self.seeds:
                     cfg = {**copy.deepcopy(base), "loss": loss, "noise": noise, "seed": seed}
                     if loss["transition"] == "estimated":
-                        cfg["estimator"] = _plain(dict(self.estimator))
+                        cfg["estimator"] = plain(dict(self.estimator))
                     out.append(cfg)
         return out
 
@@ -222,7 +342,14 @@ class Grid:
         return len(self.losses) * len(self.noise) * len(self.seeds)
 
 
-def _plain(obj):
+def _sequence(name: str, value, example: str):
+    """``value`` if it is a sequence of specs or seeds (not a single string, dict or number)."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a sequence such as {example}, got {value!r}")
+    return value
+
+
+def plain(obj):
     """A JSON-able copy: arrays/tensors -> nested lists, numpy scalars -> Python, tuples -> lists."""
     if isinstance(obj, torch.Tensor):
         obj = obj.detach().cpu().numpy()
@@ -231,15 +358,15 @@ def _plain(obj):
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
+        return {str(k): plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
+        return [plain(v) for v in obj]
     return obj
 
 
 def canonical_json(config: dict) -> str:
     """The one text of a config that its key hashes: sorted keys, no spaces, no NaN."""
-    return json.dumps(_plain(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(plain(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def run_key(config: dict) -> str:

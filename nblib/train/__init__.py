@@ -2,7 +2,8 @@
 
     history.py   History: the per-epoch record (loss, accuracies, memorisation, gradient share)
     members.py   what a run updates: one module, or a vmap stack of models; the engine rule
-    loop.py      the epoch loop, its argument checks, and the public entry points
+    args.py      the entry points' arguments, checked once at the boundary
+    loop.py      the epoch loop and the public entry points
 
 Typical use::
 
@@ -10,8 +11,8 @@ Typical use::
     hists, models = nblib.train.fit_many(models, data, losses=[...], y_trains=[...], seeds=[0, 1, 2])
 """
 from .history import History, accuracy
-from .loop import (ENGINES, OPTIMIZERS, SCHEDULES, TrainingDiverged, check_training_args, fit, fit_batched,
-                   fit_many, make_optimizer, progress_bar)
+from .args import OPTIMIZERS, SCHEDULES, check_training_args
+from .loop import ENGINES, TrainingDiverged, fit, fit_batched, fit_many, make_optimizer, progress_bar
 from .members import EVAL_BATCH, predict_logits, predict_proba, stack_pays, supports_batched
 
 __all__ = ["History", "accuracy", "fit", "fit_batched", "fit_many", "TrainingDiverged", "predict_logits",

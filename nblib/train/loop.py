@@ -32,14 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_choice, check_in_range, check_int, check_labels
+from .._checks import check_bool, check_choice, check_int, check_seed
 from .._device import device as default_device
-from ..losses import Loss, TruncatedLq, make_loss
+from ..losses import Loss, TruncatedLq
+from .args import as_loss, check_data, check_val, as_labels, flipped_mask, sample_weights, check_training_args
 from .history import History
 from .members import Single, Stack, check_stackable, predict_proba, stack_pays
 
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "cosine")
 ENGINES = ("auto", "stack", "sequential")
 SGD_MOMENTUM = 0.9       # the papers' SGD momentum
 FUSED_DEVICES = ("cpu", "cuda")   # where torch has a fused (one kernel for all tensors) Adam and SGD
@@ -71,69 +70,6 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.o
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
     return torch.optim.SGD(params, lr=lr, momentum=SGD_MOMENTUM, weight_decay=weight_decay, fused=fused)
-
-
-def check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip):
-    """Validate the optimisation settings of every entry point; return (epochs, batch_size)."""
-    epochs = check_int("epochs", epochs, 1)
-    batch_size = check_int("batch_size", batch_size, 1)
-    check_in_range("lr", lr, 0, None, lo_open=True)
-    check_in_range("weight_decay", weight_decay, 0)
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    check_choice("schedule", schedule, SCHEDULES)
-    if grad_clip is not None:
-        check_in_range("grad_clip", grad_clip, 0, None, lo_open=True)
-    return epochs, batch_size
-
-
-def _labels(y, n: int, num_classes: int, dev, name: str) -> torch.Tensor:
-    """One integer label per training sample, shape exactly (n,), on ``dev``."""
-    y = torch.as_tensor(y)
-    if y.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},): one label per training sample, got {tuple(y.shape)}")
-    check_labels(y, num_classes, name)
-    return y.to(dev).long()
-
-
-def _mask(f, y, y_true, name: str) -> torch.Tensor:
-    """The flipped mask: ``f`` as a boolean (n,) tensor, default ``y != y_true``."""
-    if f is None:
-        return y != y_true
-    f = torch.as_tensor(f)
-    if f.shape != y.shape or f.dtype != torch.bool:
-        raise ValueError(f"{name} must be a boolean mask of shape {tuple(y.shape)}, got dtype {f.dtype}, "
-                         f"shape {tuple(f.shape)}")
-    return f.to(y.device)
-
-
-def _as_loss(loss, loss_params, num_classes: int, name: str = "loss") -> Loss:
-    if isinstance(loss, Loss):
-        if loss_params:
-            raise TypeError(f"loss_params {sorted(loss_params)} are only used with a loss name; this {name} is a "
-                            f"Loss module that already has {loss.params}: build it with make_loss(..., **params)")
-        if loss.num_classes != num_classes:
-            raise ValueError(f"{name} was built for {loss.num_classes} classes, the data has {num_classes}")
-        return loss
-    if isinstance(loss, str):
-        return make_loss(loss, num_classes, **(loss_params or {}))
-    raise TypeError(f"{name} must be a loss name from nblib.losses.LOSSES or a Loss module, got {type(loss).__name__}")
-
-
-def _sample_weights(w, y, truncated: bool, name: str = "sample_weight") -> torch.Tensor:
-    """Per-sample weights as a float32 (n,) tensor: finite, >= 0, not all 0 (pruning weights in [0, 1])."""
-    w = torch.as_tensor(w, dtype=torch.float32).to(y.device)
-    if w.shape != y.shape:
-        raise ValueError(f"{name} must have shape {tuple(y.shape)} (one weight per training sample), "
-                         f"got {tuple(w.shape)}")
-    if not bool(torch.isfinite(w).all()):
-        raise ValueError(f"{name} must be finite; it holds NaN or infinity")
-    if bool((w < 0).any()):
-        raise ValueError(f"{name} must be >= 0 (a negative weight rewards a sample's loss); min is {w.min().item():g}")
-    if truncated and bool((w > 1).any()):
-        raise ValueError(f"{name} of truncated Lq are pruning weights in [0, 1] (1 = keep, 0 = pruned)")
-    if not bool((w > 0).any()):
-        raise ValueError(f"{name} are all 0: no sample would contribute to the gradient")
-    return w
 
 
 class _NoBar:
@@ -322,7 +258,7 @@ def fit(model: nn.Module, data, *, loss: str | Loss = "ce", loss_params: dict | 
         flipped: boolean mask of flipped samples; default ``y_train != data.y_train``.
         optimizer, lr, weight_decay, schedule ("constant" or "cosine"), grad_clip (max gradient
             norm, as the APL code's 5.0), batch_size, epochs: the usual.
-        seed: the shuffling seed (an integer >= 0).
+        seed: the shuffling seed (an integer in [0, 2**32 - 1], as every seed of nblib).
         sample_weight: optional per-sample weights (N,), finite and >= 0, multiplying each sample's
             loss; the loop minimises mean_i(w_i L_i). For truncated Lq (``loss="tgce"``) they are
             the pruning weights instead, w Lq(p_y) + (1 - w) Lq(k) in [0, 1]: all 1 at the start
@@ -356,24 +292,28 @@ def _fit_one(model, data, *, loss, loss_params, y_train, flipped, epochs, batch_
              bar, progress) -> History:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_data(data)
     dev = default_device(device)
     epochs, batch_size = check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip)
-    seed = check_int("seed", seed, 0)
+    seed = check_seed(seed)
     check_bool("eval_train", eval_train)
     check_bool("progress", progress)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(epoch, model, history), got {callback!r}")
+    refresh = TruncatedLq.pruning_epochs(epochs, prune_start, prune_every)   # checked for every loss
     K, N = data.num_classes, len(data.y_train)
     y_true = data.y_train.to(dev)
-    y = y_true if y_train is None else _labels(y_train, N, K, dev, "y_train")
-    flipped = _mask(flipped, y, y_true, "flipped")
-    loss_fn = _as_loss(loss, loss_params, K).to(dev)
+    y = y_true if y_train is None else as_labels(y_train, N, K, dev, "y_train")
+    flipped = flipped_mask(flipped, y, y_true, "flipped")
+    loss_fn = as_loss(loss, loss_params, K).to(dev)
     loss_fn.check_targets(y, "y_train")
-    val = _check_val(val, data)
+    val = check_val(val, data)
     truncated = isinstance(loss_fn, TruncatedLq)
     if sample_weight is not None:
-        sample_weight = _sample_weights(sample_weight, y, truncated)
+        sample_weight = sample_weights(sample_weight, y, truncated)
     elif truncated:
         sample_weight = torch.ones(N, device=dev)
-    pruning = {0: loss_fn.pruning_epochs(epochs, prune_start, prune_every)} if truncated else {}
+    pruning = {0: refresh} if truncated else {}
 
     model = model.to(dev)
     hist = History(config=_config(loss_fn, seed=seed, dev=dev, flipped=flipped, epochs=epochs,
@@ -393,23 +333,6 @@ def _fit_one(model, data, *, loss, loss_params, y_train, flipped, epochs, batch_
     if sample_weight is not None:
         hist.config["final_sample_weight_mean"] = sample_weight.mean().item()
     return hist
-
-
-def _check_val(val, data, members: int = 1):
-    """``val`` as a pair of tensors (x_val, y_val) of matching length, or None. For a stack of
-    ``members`` models y_val may also be (members, n): one label vector per member."""
-    if val is None:
-        return None
-    if not (isinstance(val, (tuple, list)) and len(val) == 2):
-        raise TypeError("val must be a pair (x_val, y_val) of tensors")
-    x_val, y_val = torch.as_tensor(val[0]), torch.as_tensor(val[1])
-    n = len(x_val)
-    if tuple(x_val.shape[1:]) != data.input_shape or y_val.shape not in ((n,), (members, n)):
-        raise ValueError(f"val must be (x_val, y_val) with x_val of shape (n, {', '.join(map(str, data.input_shape))}) "
-                         f"and y_val of shape (n,){f' or ({members}, n)' if members > 1 else ''}, got "
-                         f"{tuple(x_val.shape)} and {tuple(y_val.shape)}")
-    check_labels(y_val, data.num_classes, "val labels")
-    return x_val, y_val.long()
 
 
 def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=None, seeds,
@@ -437,25 +360,27 @@ def fit_batched(models: list[nn.Module], data, *, losses, y_trains, flippeds=Non
     models = list(models)
     M = len(models)
     check_stackable(models)
+    check_data(data)
     dev = default_device(device)
     epochs, batch_size = check_training_args(epochs, batch_size, lr, weight_decay, optimizer, schedule, grad_clip)
     check_bool("eval_train", eval_train)
+    check_bool("progress", progress)
+    refresh = TruncatedLq.pruning_epochs(epochs, prune_start, prune_every)
     losses, y_trains, seeds = list(losses), list(y_trains), list(seeds)
     flippeds = [None] * M if flippeds is None else list(flippeds)
     for name, seq in (("losses", losses), ("y_trains", y_trains), ("seeds", seeds), ("flippeds", flippeds)):
         if len(seq) != M:
             raise ValueError(f"{name} must have one entry per model ({M}), got {len(seq)}")
-    seeds = [check_int(f"seeds[{m}]", s, 0) for m, s in enumerate(seeds)]
+    seeds = [check_seed(s, f"seeds[{m}]") for m, s in enumerate(seeds)]
     K, N = data.num_classes, len(data.y_train)
     y_true = data.y_train.to(dev)
-    Y = torch.stack([_labels(y, N, K, dev, f"y_trains[{m}]") for m, y in enumerate(y_trains)])
-    F = torch.stack([_mask(f, Y[m], y_true, f"flippeds[{m}]") for m, f in enumerate(flippeds)])
-    losses = [_as_loss(fn, None, K, f"losses[{m}]").to(dev) for m, fn in enumerate(losses)]
+    Y = torch.stack([as_labels(y, N, K, dev, f"y_trains[{m}]") for m, y in enumerate(y_trains)])
+    F = torch.stack([flipped_mask(f, Y[m], y_true, f"flippeds[{m}]") for m, f in enumerate(flippeds)])
+    losses = [as_loss(fn, None, K, f"losses[{m}]").to(dev) for m, fn in enumerate(losses)]
     for m, fn in enumerate(losses):
         fn.check_targets(Y[m], f"y_trains[{m}]")
-    val = _check_val(val, data, M)
-    pruning = {m: fn.pruning_epochs(epochs, prune_start, prune_every)
-               for m, fn in enumerate(losses) if isinstance(fn, TruncatedLq)}
+    val = check_val(val, data, M)
+    pruning = {m: refresh for m, fn in enumerate(losses) if isinstance(fn, TruncatedLq)}
     W = torch.ones(M, N, device=dev) if pruning else None   # pruning weights; 1 = keep (plain Lq)
 
     for model in models:
@@ -488,6 +413,7 @@ def fit_many(models: list[nn.Module], data, *, losses, y_trains, flippeds=None, 
     Returns ``(histories, trained_models)`` in the order of ``models``.
     """
     check_choice("engine", engine, ENGINES)
+    check_bool("progress", progress)
     models = list(models)
     if not models:
         raise ValueError("models must be a non-empty list of nn.Module")
