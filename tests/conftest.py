@@ -55,7 +55,7 @@ def tiny_runs(tmp_path_factory):
     def make(losses, noise, epochs: int = 4, seeds=(0, 1)):
         key = (repr(losses), tuple(noise), epochs, tuple(seeds))
         if key not in made:
-            setting = Setting("digits", dataset_kw={"n_val": 300}, epochs=epochs, batch_size=128, lr=3e-3)
+            setting = Setting(dataset="digits", dataset_kw={"n_val": 300}, epochs=epochs, batch_size=128, lr=3e-3)
             grid = setting.grid("tiny", losses=losses, noise=noise, seeds=seeds)
             made[key] = run_grid(grid, root=tmp_path_factory.mktemp("runs"), engine="vmap", progress=False, threads=1)
         return made[key]
