@@ -300,7 +300,7 @@ class RunExplorer:
         ref = self.curves[reference]
         ax.plot(ref[0]["epoch"], np.mean([c["test_acc"] for c in ref], axis=0), lw=1.2, alpha=0.45,
                 label=f"{reference.upper()} test accuracy (mean)", **loss_style(reference))
-        self.lines, handles = {}, []
+        self.lines = {}
         for m, name, colour in self.METRICS:
             thin = [ax.plot([], [], lw=0.8, alpha=0.5, color=colour or "black")[0] for _ in range(n_seeds)]
             thick = ax.plot([], [], lw=2.2, color=colour or "black", label=name)[0]
