@@ -14,7 +14,7 @@ import time
 from _common import RESULTS, ROOT, cli, machine, md_table
 
 NOTEBOOKS = ROOT / "notebooks"
-LESSONS = ("01", "02", "03", "04", "05", "06")
+LESSONS = ("01", "02", "03", "04", "05", "06", "07")
 
 
 def time_notebook(path, timeout: int = 900, inplace: bool = False) -> float:
@@ -43,7 +43,7 @@ def run(timeout: int = 900, inplace: bool = False) -> list[dict]:
             continue
         try:
             rows.append(dict(notebook=found[0].name, seconds=time_notebook(found[0], timeout, inplace), status="ok"))
-        except Exception as e:  # a failing or too slow notebook is reported, not fatal for the other five
+        except Exception as e:  # a failing or too slow notebook is reported, not fatal for the others
             status = f"over {timeout} s" if "Timeout" in type(e).__name__ else f"error: {type(e).__name__}"
             rows.append(dict(notebook=found[0].name, seconds=None, status=status))
         print(f"{rows[-1]['notebook']}: {rows[-1]['seconds'] or float('nan'):.0f} s ({rows[-1]['status']})", flush=True)

@@ -22,6 +22,7 @@ import nblib
 from nblib.course import lesson01, lesson02, lesson03
 from nblib.course.lesson04 import widgets as apl_widgets
 from nblib.course.lesson05 import widgets as correction_widgets
+from nblib.course.lesson07 import widgets as real_noise_widgets
 from nblib.course.widgets import SLOW_UPDATE_S, time_update
 
 NOISE_RATE = 0.4
@@ -57,6 +58,8 @@ def cases() -> dict:
     trunc = lesson03.figures.TruncationExplorer(batch["p_y"], batch["flipped"])
     sweep = lesson03.figures.RunExplorer(lesson03.experiments.stored_q_sweep())
     rates = [round(0.05 * i, 2) for i in range(1, 19)]
+    sharpness = real_noise_widgets.SharpnessExplorer(nblib.difficulty.uncertainty(probs, digits.y_train),
+                                                     digits.y_train, nblib.human_noise.transition("worse"))
     return {
         ("01", "noise rate (blitted PNG, live)"): (_drag(noise.png, "rate", rates, kind="symmetric"), {}),
         ("01", "noise rate (full redraw)"): (partial(lesson01.figures.noise_view, labels=digits.y_train),
@@ -77,6 +80,7 @@ def cases() -> dict:
                         dict(family="symmetric", eta=0.45)),
         ("05", "percentile"): (partial(correction_widgets.update_estimation, probs=probs, T=T),
                                dict(percentile=100.0)),
+        ("07", "sharpness (blitted PNG)"): (sharpness.png, dict(sharpness=2.5)),
     }
 
 

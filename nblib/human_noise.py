@@ -118,3 +118,47 @@ def agreement() -> dict:
     ties, and whether it equals the majority) and ``worse`` (wrong exactly when some annotator is).
     """
     return copy.deepcopy(_read(ANNOTATOR_TABLE))
+
+
+def confusions(label_set: str = "worse", dataset: str = "cifar10n", top: int = 8) -> list[dict]:
+    """The ``top`` largest off-diagonal entries of ``label_set``'s T, largest first.
+
+    Each is ``{"true": name, "label": name, "rate": T[i, j], "count": C[i, j]}``: the share and the
+    number of images of true class ``true`` that the humans labelled ``label``.
+    """
+    from nblib._checks import check_int
+
+    top = check_int("top", top, 1)
+    C = counts(label_set, dataset)
+    T = transition(label_set, dataset)
+    names = class_names(dataset, label_set)
+    off = np.where(np.eye(len(T), dtype=bool), -1.0, T)
+    order = np.argsort(-off, axis=None, kind="stable")[:top]
+    return [{"true": names[k // len(T)], "label": names[k % len(T)], "rate": float(T.flat[k]), "count": int(C.flat[k])}
+            for k in order]
+
+
+def joint_errors() -> dict:
+    """CIFAR-10N: how many images 0, 1, 2, 3 of the three annotators got wrong, observed and if they
+    had erred independently given the true class (each with its own per-class error rates):
+    ``{"observed": (4,) ints, "independent": (4,) floats}`` (see ``nblib.noise.independent_wrong_counts``).
+
+    The observed counts far from the independent ones in both tails (more images all wrong, more
+    all right) say that the annotators' errors depend on the image, not only on its class.
+    """
+    from nblib.noise import independent_wrong_counts
+
+    table = _read(ANNOTATOR_TABLE)
+    rates = np.array([class_noise_rates(a) for a in table["annotators"]])
+    right = np.array(table["num_correct_by_class"], dtype=np.int64)     # (K, 4): images with 0..3 right
+    observed = right.sum(axis=0)[::-1]                                   # images with 0..3 wrong
+    return {"observed": observed, "independent": independent_wrong_counts(rates, right.sum(axis=1))}
+
+
+def within_superclass_if_uniform() -> float:
+    """CIFAR-100: the share of wrong fine labels that would stay inside the true superclass if a wrong
+    label were drawn uniformly from the other 99 classes: (superclass size - 1) / 99, averaged over
+    the classes (4/99 = 0.040, every superclass has 5 classes). Compare ``superclass_noise()["share_within"]``."""
+    sup = superclass_of()
+    size = np.bincount(sup)[sup]              # the size of each fine class's superclass
+    return float(np.mean((size - 1) / (len(sup) - 1)))

@@ -192,14 +192,9 @@ def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
 
     Randomness comes only from ``numpy.random.default_rng(seed)``; global RNG state is untouched.
     """
-    T = check_transition_matrix(T)
+    T, y, shape, rng = _corruption_inputs(labels, T, seed)
     K = T.shape[0]
-    check_labels(labels, K, name="labels")
-    seed = check_seed(seed)
     exact = check_bool("exact", exact)
-    y = _to_numpy(labels)
-    shape, y = y.shape, y.reshape(-1).astype(np.int64)
-    rng = np.random.default_rng(seed)
     if exact:
         noisy = np.empty_like(y)
         for i in range(K):
@@ -211,6 +206,20 @@ def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
         last = K - 1 - np.argmax(T[:, ::-1] > 0, axis=1)  # last class with T[i, j] > 0
         u = rng.random(y.size)
         noisy = np.minimum((u[:, None] >= cum[y]).sum(axis=1), last[y])
+    return _corruption_outputs(labels, noisy, y, shape)
+
+
+def _corruption_inputs(labels, T, seed):
+    """Checked inputs of a corruption: (T float64, labels as flat int64, their shape, the seeded generator)."""
+    T = check_transition_matrix(T)
+    check_labels(labels, T.shape[0], name="labels")
+    rng = np.random.default_rng(check_seed(seed))
+    y = _to_numpy(labels)
+    return T, y.reshape(-1).astype(np.int64), y.shape, rng
+
+
+def _corruption_outputs(labels, noisy: np.ndarray, y: np.ndarray, shape):
+    """(noisy, flipped) in the type of ``labels``: a tensor (same dtype and device) or NumPy arrays."""
     noisy = noisy.reshape(shape)
     flipped = noisy != y.reshape(shape)
     if isinstance(labels, torch.Tensor):
@@ -342,3 +351,195 @@ def noise_summary(T, class_prior=None) -> dict:
         "diagonally_dominant": bool(np.all(np.diag(T) > off.max(axis=1))),
         "condition_number": condition_number(T),
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# Instance-dependent noise: the class-conditional counts of T, but hard samples flip first.
+#
+# Human annotators do not flip labels at random within a class: they err on the ambiguous images.
+# ``corrupt_labels_instance`` keeps everything class-conditional noise fixes (how many labels of each
+# class flip and to which classes: the realised T) and changes only *which* samples flip, drawn by
+# weights that rise with a difficulty score (e.g. a clean model's uncertainty, nblib.difficulty).
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``x`` (smallest = 1); tied values share their average rank."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(xs)) + 1]
+    ends = np.r_[starts[1:], len(xs)]
+    ranks = np.empty(len(x), dtype=np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
+def _scores_and_labels(scores, labels):
+    s = check_real_array("scores", scores, "one number per sample").reshape(-1)
+    y = np.asarray(_to_numpy(labels)).reshape(-1)
+    if s.shape != y.shape:
+        raise ValueError(f"scores must have one value per label ({y.size}), got {s.size}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores must be finite")
+    return s, y
+
+
+def difficulty_ranks(scores, labels) -> np.ndarray:
+    """Each sample's difficulty rank within its own class, scaled to (0, 1]: ``r_n = rank_n / n_i``.
+
+    scores: one difficulty per sample (larger = harder, e.g. ``1 - p(true class | x)``);
+    labels: the (clean) class of each sample. The hardest sample of each class gets 1, the easiest
+    1/n_i; tied scores share their average rank. Ranks *within* a class do not depend on the scale
+    of the scores, nor on how hard a class is as a whole.
+    """
+    s, y = _scores_and_labels(scores, labels)
+    r = np.empty(len(s), dtype=np.float64)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        r[idx] = _average_ranks(s[idx]) / idx.size
+    return r
+
+
+def instance_flip_weights(scores, labels, sharpness: float) -> np.ndarray:
+    """Flip weights that rise with difficulty: ``w_n = r_n ** sharpness`` (r from :func:`difficulty_ranks`).
+
+    sharpness = 0: every weight 1, i.e. class-conditional noise (any sample of a class as likely
+    to flip as any other); larger values make the hardest samples of each class flip first (with
+    sharpness s, the hardest sample is drawn 2**s times as readily as the class median).
+    """
+    check_in_range("sharpness", sharpness, 0, None)
+    return difficulty_ranks(scores, labels) ** float(sharpness)
+
+
+def corrupt_labels_instance(labels, T, weights, seed: int = 0):
+    """Instance-dependent corruption with the class-conditional counts of T: ``(noisy, flipped_mask)``.
+
+    Per class i (n_i samples) the flip counts are those of ``corrupt_labels(..., exact=True)``:
+    m_i = round(n_i (1 - T[i, i])) flips, split among j != i by largest remainder. So the realised
+    noise rate and the realised transition matrix are the same as for class-conditional noise,
+    for every seed and every weight vector. What the weights decide is *which* samples flip: m_i
+    of class i drawn without replacement, each next pick with probability proportional to its
+    weight among those not picked yet (Efraimidis & Spirakis 2006: the m_i largest keys
+    log(u_n) / w_n, u_n uniform). Their new labels are the flip counts in a random order.
+
+    weights: one finite weight > 0 per sample (e.g. :func:`instance_flip_weights`); all equal gives
+    class-conditional noise. Labels and outputs as in :func:`corrupt_labels`; randomness only from
+    ``numpy.random.default_rng(seed)``.
+    """
+    T, y, shape, rng = _corruption_inputs(labels, T, seed)
+    K = T.shape[0]
+    w = check_real_array("weights", weights, "one weight per sample").reshape(-1)
+    if w.shape != y.shape:
+        raise ValueError(f"weights must have one value per label ({y.size}), got {w.size}")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError("weights must be finite and > 0 (use instance_flip_weights)")
+    keys = np.log(rng.random(y.size)) / w
+    noisy = y.copy()
+    for i in range(K):
+        idx = np.flatnonzero(y == i)
+        if not idx.size:
+            continue
+        counts = _exact_counts(T[i], i, idx.size)
+        flips = idx.size - counts[i]
+        if flips:
+            chosen = idx[np.argsort(-keys[idx], kind="stable")[:flips]]
+            targets = np.repeat(np.arange(K), np.where(np.arange(K) == i, 0, counts))
+            noisy[chosen] = rng.permutation(targets)
+    return _corruption_outputs(labels, noisy, y, shape)
+
+
+def flip_rate_by_difficulty(flipped, scores, labels, bins: int = 5) -> np.ndarray:
+    """Share of flipped samples in each within-class difficulty bin, easiest bin first: ``(bins,)``.
+
+    Samples go to bin ``ceil(r * bins) - 1`` by their :func:`difficulty_ranks` r, pooled over
+    classes. Class-conditional noise gives about the overall rate in every bin; instance-dependent
+    noise a rate that rises from the easy bins to the hard ones.
+    """
+    bins = check_int("bins", bins, 1)
+    f = _as_bool(flipped, "flipped").reshape(-1)
+    r = difficulty_ranks(scores, labels)
+    if f.shape != r.shape:
+        raise ValueError(f"flipped must have one value per label ({r.size}), got {f.size}")
+    b = np.clip(np.ceil(r * bins - ROUND_TOL).astype(np.int64) - 1, 0, bins - 1)
+    return np.array([f[b == k].mean() if np.any(b == k) else np.nan for k in range(bins)])
+
+
+# ------------------------------------------------------------------------------------------------
+# What a transition matrix satisfies, and whether several annotators' errors are independent.
+
+UNIFORM_TOL = 1e-9   # off-diagonal entries closer than this count as equal (symmetric noise)
+
+
+def row_margins(T) -> np.ndarray:
+    """(K,) per row, ``T[i, i] - max_{j != i} T[i, j]``: > 0 where the true class is still the most
+    frequent label of its row (the "diagonally dominant" condition of the robust-loss theorems)."""
+    T = check_transition_matrix(T)
+    off = np.where(np.eye(T.shape[0], dtype=bool), -np.inf, T)
+    return np.diag(T) - off.max(axis=1)
+
+
+def transition_properties(T) -> dict:
+    """The properties of T that the robustness theorems of the course assume, as numbers.
+
+    Adds to :func:`noise_summary` (flip rate, min diagonal, diagonally dominant, cond(T)):
+    ``min_margin``: min_i (T[i, i] - max_{j != i} T[i, j]); > 0 exactly when T is diagonally dominant
+    (Ghosh et al. 2017, GCE Thm 2, APL Thm 2: 1 - eta_y > eta_yk);
+    ``uniform_off_diagonal``: every off-diagonal entry equal, i.e. symmetric (uniform) noise, the
+    condition of the symmetric-noise theorems (MAE, GCE Thm 1, APL Thm 1);
+    ``max_asymmetry``: max_ij |T[i, j] - T[j, i]| (0 when i -> j is as likely as j -> i);
+    ``min_singular_value``: 0 when T is singular (backward correction needs T^-1);
+    ``max_abs_inverse``: the largest |entry| of T^-1, by which backward correction can scale a loss.
+    """
+    T = check_transition_matrix(T)
+    out = noise_summary(T)
+    K = T.shape[0]
+    off = T[~np.eye(K, dtype=bool)]
+    out["min_margin"] = float(row_margins(T).min())
+    out["uniform_off_diagonal"] = bool(off.max() - off.min() <= UNIFORM_TOL and np.ptp(np.diag(T)) <= UNIFORM_TOL)
+    out["max_asymmetry"] = float(np.abs(T - T.T).max())
+    sv = np.linalg.svd(T, compute_uv=False)
+    out["min_singular_value"] = float(sv.min())
+    singular = sv.min() <= sv.max() * K * np.finfo(np.float64).eps       # numpy's matrix_rank tolerance
+    out["max_abs_inverse"] = float("inf") if singular else float(np.abs(np.linalg.inv(T)).max())
+    return out
+
+
+def independent_wrong_counts(error_rates, class_counts) -> np.ndarray:
+    """Expected number of samples that 0, 1, ..., A annotators get wrong, if the A annotators erred
+    independently given the true class: ``(A + 1,)`` floats.
+
+    error_rates: (A, K), annotator a's error rate on class k (e.g. 1 - its T[k, k]);
+    class_counts: (K,) samples per class. Within class k the number wrong is then Poisson-binomial
+    with the rates error_rates[:, k]; the counts are the sum over classes. Class-conditional noise
+    from independent annotators gives this; errors that concentrate on hard samples give more
+    samples with all annotators wrong (and with none wrong).
+    """
+    E = np.atleast_2d(np.asarray(error_rates, dtype=np.float64))
+    n = np.asarray(class_counts, dtype=np.float64).reshape(-1)
+    if E.shape[1] != n.size:
+        raise ValueError(f"error_rates must be (annotators, K) with K = len(class_counts) = {n.size}, got {E.shape}")
+    if not np.all((E >= 0) & (E <= 1)) or not np.all(n >= 0):
+        raise ValueError("error_rates must be in [0, 1] and class_counts >= 0")
+    out = np.zeros(E.shape[0] + 1)
+    for k in range(n.size):
+        dist = np.array([1.0])
+        for e in E[:, k]:
+            dist = np.convolve(dist, [1 - e, e])
+        out += n[k] * dist
+    return out
+
+
+def joint_wrong_counts(wrong, labels) -> dict:
+    """How many samples 0, 1, ..., A annotators got wrong, observed and if they were independent.
+
+    wrong: (A, N) boolean, wrong[a, n] = annotator (or noise draw) a's label of sample n is wrong;
+    labels: (N,) true classes. Returns ``{"observed": (A + 1,) ints, "independent": (A + 1,)
+    floats}``, the latter from :func:`independent_wrong_counts` with each annotator's per-class
+    error rates measured on these samples.
+    """
+    W = np.atleast_2d(_as_bool(wrong, "wrong"))
+    y = np.asarray(_to_numpy(labels)).reshape(-1)
+    if W.shape[1] != y.size:
+        raise ValueError(f"wrong must be (annotators, N) with N = len(labels) = {y.size}, got {W.shape}")
+    classes = np.unique(y)
+    rates = np.array([[W[a, y == c].mean() for c in classes] for a in range(W.shape[0])])
+    return {"observed": np.bincount(W.sum(axis=0), minlength=W.shape[0] + 1),
+            "independent": independent_wrong_counts(rates, [np.sum(y == c) for c in classes])}

@@ -54,6 +54,8 @@ FIGURES = [
            "Forward correction with the true T keeps improving; CE and backward correction peak, then fall."),
     Figure("06_benchmark", "bench.overview(res2.frame()",
            "Every loss x noise kind x rate on MNIST-1D in one picture, from the course's own stored sweep."),
+    Figure("07_real_label_noise", "L.figures.transition_gallery(",
+           "CIFAR-10N's human transition matrices beside symmetric and pair noise at the same rate."),
 ]
 
 

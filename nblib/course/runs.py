@@ -20,7 +20,7 @@ from .. import __version__
 from .._checks import check_choice
 from .._device import device as pick_device
 from ..data import DATA_ENV_VAR, DEFAULT_ROOT
-from ..sweep import SweepResult, run_grid
+from ..sweep import DEFAULT_STACK, SweepResult, run_grid
 from .settings import Setting
 
 CACHE_ENV_VAR = "NBLIB_LESSON_CACHE"   # "off" trains everything afresh; a path moves the cache
@@ -41,24 +41,27 @@ def cache_root(device=None) -> Path | None:
     return base / re.sub(r"[^A-Za-z0-9_.+-]", "_", tag)
 
 
-def run(setting: Setting, name: str, *, losses, noise, seeds, device=None, progress: bool = True,
-        threads: int | None = 1) -> SweepResult:
+def run(setting: Setting, name: str, *, losses, noise, seeds, pairs=None, device=None, progress: bool = True,
+        threads: int | None = 1, stack_size: int = DEFAULT_STACK) -> SweepResult:
     """Train (or load from the lesson cache) every loss x noise x seed run of ``setting``.
 
     name: the experiment's name (its cache folder), e.g. "lesson01-memorisation".
     losses, noise: sweep spec shorthands, e.g. ``("ce", ("gce", {"q": 0.7}))`` and ``("sym 0.4",)``.
+    pairs: only these (loss label, noise label) pairs (default: every loss with every noise).
+    stack_size: models per vmap stack; a stack costs a fixed overhead per training step plus a
+        little per model, so one stack of all runs is the fastest where they fit in memory.
     threads: torch threads while training (1: small models run as fast on one, and do not fight
         over a shared CPU); None leaves torch's setting.
     Returns the :class:`nblib.sweep.SweepResult` (``.per_seed(...)``, ``.curves(...)``, ``.table()``).
     """
-    grid = setting.grid(name, losses=losses, noise=noise, seeds=seeds)
+    grid = setting.grid(name, losses=losses, noise=noise, seeds=seeds, pairs=pairs)
     root = cache_root(device)
     if root is None:
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            return run_grid(grid, root=tmp, device=device, threads=threads, progress=progress)
-    return run_grid(grid, root=root, device=device, threads=threads, progress=progress)
+            return run_grid(grid, root=tmp, device=device, threads=threads, progress=progress, stack_size=stack_size)
+    return run_grid(grid, root=root, device=device, threads=threads, progress=progress, stack_size=stack_size)
 
 
 def seed_summary(result: SweepResult, columns: dict, *, rows: str = "loss", scale: float = 100.0,

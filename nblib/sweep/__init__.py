@@ -7,6 +7,8 @@
     cache.py    one JSON file per run under its key, written atomically; validated on read
     tables.py   results as pandas tables ("mean ± std" over seeds)
     cli.py      ``python -m nblib.sweep GRID`` for the course's named grids
+    noise_kinds.py  noise with a given T on any dataset: ``matrix`` (class-conditional) and
+                ``instance`` (the same counts, hard samples flipped first)
 
     from nblib import sweep
     grid = sweep.Grid("mine", dataset="digits", losses=("ce", "gce"), noise=("sym 0.4",), seeds=(0, 1, 2))
@@ -19,6 +21,7 @@ from .run import DEFAULT_STACK, ENGINES, FINGERPRINT, bundle, load_grid, run_gri
 from .workers import exit_with_parent, process_pool
 from .spec import (CLASSROOM_LOSSES, CLASSROOM_NOISE, NOISE_KINDS, PROTOCOL, Grid, LossSpec, NoiseSpec, Setting,
                    canonical_json, noise_label, run_key)
+from .noise_kinds import GIVEN_KINDS, difficulty_scores, run_labels
 from .tables import METRICS, SweepResult, curves_frame, per_seed, pivot, results_frame, summary_table
 
 __all__ = [
@@ -27,4 +30,5 @@ __all__ = [
     "canonical_json", "run_one", "run_stack", "ResultCache", "SweepResult", "run_grid", "load_grid", "recompute",
     "same_result", "same_machine", "FINGERPRINT", "results_frame", "curves_frame", "per_seed", "summary_table",
     "pivot", "versions", "read_result", "noise_label", "bundle", "process_pool", "exit_with_parent",
+    "GIVEN_KINDS", "difficulty_scores", "run_labels",
 ]

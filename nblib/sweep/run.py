@@ -47,6 +47,7 @@ from ..losses import make_loss
 from ..models import make_model
 from ..noise import corrupt_labels, empirical_transition, transition_matrix
 from ..train import fit, fit_batched, predict_proba, stack_pays
+from . import noise_kinds
 from .cache import FORMAT, ResultCache, SweepCacheError, bundle_path, default_root, read_bundle, write_bundle
 from .spec import PROTOCOL, Grid, plain, canonical_json, noise_label, run_key
 from .tables import SweepResult
@@ -95,6 +96,8 @@ def _check_config(config) -> dict:
 def _noisy_labels(config: dict, data):
     """(noisy labels, flipped mask, T as float64 array) of a run, from its noise config and seed."""
     nz, K = config["noise"], data.num_classes
+    if nz["kind"] in noise_kinds.GIVEN_KINDS:
+        return noise_kinds.noisy_labels(config, data)
     if nz["kind"] == "human":
         noisy = data.noisy_labels[nz["label_set"]]
         T = empirical_transition(data.y_train, noisy, K)
@@ -114,6 +117,8 @@ def _noisy_val(config: dict, data, T):
         return None
     if config["noise"]["kind"] == "human":
         return data.x_val, data.y_val    # no human labels exist for a split of our own
+    if config["noise"]["kind"] in noise_kinds.GIVEN_KINDS:
+        return noise_kinds.noisy_val(config, data, T)
     y_val, _ = corrupt_labels(data.y_val, T, seed=config["seed"], exact=config["noise"]["exact"])
     return data.x_val, y_val
 

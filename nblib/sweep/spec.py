@@ -27,13 +27,18 @@ from ..losses import LOSSES, make_loss
 from ..models import MODELS
 from ..noise import ASYMMETRIC_MAPS, NOISE_KINDS as SYNTHETIC_NOISE, default_mapping, transition_matrix
 from ..train import check_training_args
+from .noise_kinds import GIVEN_KINDS, given_label, resolve_given
 
 PROTOCOL = 1                 # how a run is derived from its config; part of every key
 TRANSITIONS = ("true", "estimated")
 ESTIMATOR_KEYS = ("percentile", "filter_outliers")    # the options of nblib.estimate.estimate_transition
 CORRECTION_LOSSES = ("forward", "backward")
-NOISE_KINDS = (*SYNTHETIC_NOISE, "human")   # human = a real label set of a dataset that has them (CIFAR-10N)
-NOISE_SHORT = {"symmetric": "sym", "asymmetric": "asym", "pair": "pair", "human": "human"}
+# human = a real label set of a dataset that has them (CIFAR-10N); matrix = a given T on any dataset
+# (e.g. CIFAR-10N's human T on digits); instance = a given T's class-conditional counts, hard samples
+# flipped first (nblib.sweep.noise_kinds)
+NOISE_KINDS = (*SYNTHETIC_NOISE, "human", *GIVEN_KINDS)
+NOISE_SHORT = {"symmetric": "sym", "asymmetric": "asym", "pair": "pair", "human": "human", "matrix": "matrix",
+               "instance": "instance"}
 NOISE_FORM = ("'<kind> <rate>' with kind one of sym, asym, pair (or symmetric, asymmetric) and rate a number in "
               "[0, 1], e.g. 'sym 0.4'; or 'human <label set>', e.g. 'human worse'")
 
@@ -118,10 +123,13 @@ class LossSpec:
 
 @dataclass(frozen=True)
 class NoiseSpec:
-    """One noise setting: ``kind`` (symmetric, asymmetric, pair; or human = a CIFAR-10N label set),
-    ``rate``, the asymmetric ``mapping`` (default: the dataset's), ``include_true`` (symmetric
-    variant), ``exact`` (flip exactly round(rate n_i) per class, not a binomial count) and
-    ``label_set`` (human: one of aggre, random1, random2, random3, worse)."""
+    """One noise setting: ``kind`` (symmetric, asymmetric, pair; human = a CIFAR-10N label set;
+    matrix = a given T; instance = a given T, instance-dependent), ``rate``, the asymmetric
+    ``mapping`` (default: the dataset's), ``include_true`` (symmetric variant), ``exact`` (flip
+    exactly round(rate n_i) per class, not a binomial count), ``label_set`` (human: one of aggre,
+    random1, random2, random3, worse), ``matrix`` (matrix / instance: the (K, K) T), ``name`` (its
+    column label, e.g. "human T") and ``sharpness`` (instance: how strongly hard samples flip first,
+    see :func:`nblib.noise.instance_flip_weights`)."""
 
     kind: str
     rate: float = 0.0
@@ -129,23 +137,38 @@ class NoiseSpec:
     include_true: bool = False
     exact: bool = True
     label_set: str | None = None
+    matrix: tuple | None = None
+    name: str | None = None
+    sharpness: float = 0.0
 
     def __post_init__(self):
         check_choice("noise kind", self.kind, NOISE_KINDS)
         check_in_range("rate", self.rate, 0, 1)
         check_bool("include_true", self.include_true)
         check_bool("exact", self.exact)
+        check_in_range("sharpness", self.sharpness, 0, None)
+        _check_optional_str("name", self.name)
         if self.mapping is not None:
             check_choice("mapping", self.mapping, ASYMMETRIC_MAPS)    # a name: configs are JSON
         if self.label_set is not None:
             check_choice("label_set", self.label_set, CIFAR10N_KEYS)
         if self.kind == "human" and self.label_set is None:
             raise ValueError(f"noise kind 'human' needs label_set ({', '.join(CIFAR10N_KEYS)})")
+        if self.kind in GIVEN_KINDS and self.matrix is None:
+            raise ValueError(f"noise kind {self.kind!r} needs matrix=T, a (K, K) transition matrix "
+                             "(e.g. nblib.human_noise.transition('worse'))")
+        if self.matrix is not None:   # a hashable, JSON-able copy (rows of floats)
+            rows = np.asarray(self.matrix.detach().cpu() if isinstance(self.matrix, torch.Tensor) else self.matrix,
+                              dtype=np.float64)
+            object.__setattr__(self, "matrix", tuple(tuple(float(v) for v in row) for row in np.atleast_2d(rows)))
         # a setting of another kind would be silently left out of the config: refuse it
         for name, applies, given in (("mapping", ("asymmetric",), self.mapping is not None),
                                      ("include_true", ("symmetric",), self.include_true),
                                      ("label_set", ("human",), self.label_set is not None),
-                                     ("rate", SYNTHETIC_NOISE, self.rate != 0)):
+                                     ("rate", SYNTHETIC_NOISE, self.rate != 0),
+                                     ("matrix", GIVEN_KINDS, self.matrix is not None),
+                                     ("name", GIVEN_KINDS, self.name is not None),
+                                     ("sharpness", ("instance",), self.sharpness != 0)):
             if given and self.kind not in applies:
                 raise ValueError(f"{name} applies to {', '.join(applies)} noise only, not to {self.kind!r}")
 
@@ -182,10 +205,14 @@ class NoiseSpec:
 
     def resolved(self, dataset: str, num_classes: int | None = None) -> dict:
         """The config dict (mapping made explicit); with ``num_classes``, the asymmetric map is checked
-        against it (a map with class 8 cannot apply to 2 classes)."""
+        against it (a map with class 8 cannot apply to 2 classes), and a given matrix's shape."""
+        if self.kind in GIVEN_KINDS:
+            return resolve_given(self, num_classes)
         if self.kind == "human":
             if dataset != "cifar10n":
-                raise ValueError(f"noise kind 'human' needs dataset 'cifar10n', got {dataset!r}")
+                raise ValueError(f"noise kind 'human' needs dataset 'cifar10n', got {dataset!r}; to apply a human "
+                                 "T to another dataset use NoiseSpec('matrix', matrix=nblib.human_noise.transition"
+                                 "(label_set), name=...)")
             return {"kind": "human", "label_set": self.label_set}
         out = {"kind": self.kind, "rate": float(self.rate), "exact": bool(self.exact)}
         if self.kind == "symmetric":
@@ -200,7 +227,9 @@ class NoiseSpec:
 
 
 def noise_label(noise: dict) -> str:
-    """Short column label of a noise config: 'sym 0.4', 'asym 0.2', 'human worse'."""
+    """Short column label of a noise config: 'sym 0.4', 'asym 0.2', 'human worse', a matrix's name."""
+    if noise["kind"] in GIVEN_KINDS:
+        return given_label(noise)
     if noise["kind"] == "human":
         return f"human {noise['label_set']}"
     return f"{NOISE_SHORT[noise['kind']]} {noise['rate']:g}"
@@ -236,10 +265,11 @@ class Setting:
     schedule: str = "constant"
     grad_clip: float | None = None
 
-    def grid(self, name: str, *, losses, noise, seeds) -> "Grid":
-        """The sweep grid of this setting with ``losses`` x ``noise`` x ``seeds`` (spec shorthands allowed)."""
+    def grid(self, name: str, *, losses, noise, seeds, pairs=None) -> "Grid":
+        """The sweep grid of this setting with ``losses`` x ``noise`` x ``seeds`` (spec shorthands allowed;
+        ``pairs``: only these (loss label, noise label) pairs, see :class:`Grid`)."""
         own = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(Setting)}
-        return Grid(name, losses=tuple(losses), noise=tuple(noise), seeds=tuple(seeds), **own)
+        return Grid(name, losses=tuple(losses), noise=tuple(noise), seeds=tuple(seeds), pairs=pairs, **own)
 
     def train_kw(self) -> dict:
         """The keywords of :func:`nblib.fit` this setting fixes."""
@@ -271,6 +301,9 @@ class Grid(Setting):
     :meth:`LossSpec.parse` / :meth:`NoiseSpec.parse`; ``estimator`` holds the keywords of
     ``nblib.estimate.estimate_transition`` (used by ``forward(T-hat)``). The setting's fields are
     keywords: ``Grid("mine", dataset="digits", losses=("ce", "gce"), noise=("sym 0.4",))``.
+    ``pairs``: optional (loss label, noise label) pairs to run, e.g. ``[("ce", "sym 0.4"), ("gce",
+    "sym 0.4"), ("ce", "asym 0.2")]``; the default None runs every loss with every noise setting.
+    A sparse grid trains its runs together (one vmap stack where they fit), faster than two grids.
     """
 
     name: str
@@ -278,6 +311,7 @@ class Grid(Setting):
     noise: Sequence = CLASSROOM_NOISE
     seeds: Sequence[int] = (0, 1, 2)
     estimator: dict = field(default_factory=lambda: {"percentile": 97.0, "filter_outliers": True})
+    pairs: Sequence | None = None
 
     def __post_init__(self):
         """Validate every field once, here: a bad value fails when the grid is written, naming the
@@ -305,7 +339,18 @@ class Grid(Setting):
         if unknown:
             raise TypeError(f"estimator: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(ESTIMATOR_KEYS)}")
         anchor_points(np.full((1, 2), 0.5), **self.estimator)     # the estimator checks its own values
-        self._resolved()
+        if self.pairs is not None:
+            self.pairs = tuple(dict.fromkeys(_pair(p, i) for i, p in enumerate(_sequence("pairs", self.pairs,
+                                                                                          "[('ce', 'sym 0.4')]"))))
+            if not self.pairs:
+                raise ValueError("pairs must name at least one (loss label, noise label) pair, or be None")
+        losses, noises = self._resolved()
+        if self.pairs is not None:
+            known = {(loss["label"], noise_label(noise)) for loss in losses for noise in noises}
+            unknown = [p for p in self.pairs if p not in known]
+            if unknown:
+                labels = f"losses {[loss['label'] for loss in losses]}, noise {[noise_label(n) for n in noises]}"
+                raise ValueError(f"pairs {unknown} are not (loss label, noise label) pairs of this grid; {labels}")
 
     def _resolved(self) -> tuple[list[dict], list[dict]]:
         """The loss and noise configs (validated against the dataset's number of classes)."""
@@ -331,6 +376,8 @@ class Grid(Setting):
         out = []
         for loss in losses:
             for noise in noises:
+                if self.pairs is not None and (loss["label"], noise_label(noise)) not in self.pairs:
+                    continue
                 for seed in self.seeds:
                     cfg = {**copy.deepcopy(base), "loss": loss, "noise": noise, "seed": seed}
                     if loss["transition"] == "estimated":
@@ -339,7 +386,15 @@ class Grid(Setting):
         return out
 
     def __len__(self) -> int:
-        return len(self.losses) * len(self.noise) * len(self.seeds)
+        cells = len(self.losses) * len(self.noise) if self.pairs is None else len(self.pairs)
+        return cells * len(self.seeds)
+
+
+def _pair(pair, i: int) -> tuple[str, str]:
+    """``pairs[i]`` as a (loss label, noise label) tuple of strings, or TypeError naming it."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+        raise TypeError(f"pairs[{i}] must be a (loss label, noise label) pair of strings, got {pair!r}")
+    return tuple(pair)
 
 
 def _sequence(name: str, value, example: str):
