@@ -237,12 +237,33 @@ def test_truncation_explorer_reports_precision_recall():
         W.update_truncation(1.0, b["p_y"], b["flipped"])
 
 
-def test_pruning_figure_draws_the_sweep_and_the_trace(toy, sweep):
-    data, noisy, flipped = toy
-    run = E.train_truncated(data, noisy, flipped, epochs=4, prune_start=2, prune_every=1, batch_size=32, device=CPU)
-    fig = P.pruning_figure(sweep.curves("test_acc"), run.trace, first_epoch=2)
-    assert fig.axes[1].get_lines()[0].get_ydata() == pytest.approx(100 * np.asarray(run.trace.precision), nan_ok=True)
-    assert min(fig.axes[0].get_lines()[0].get_xdata()) == 2
+def test_pruned_shares_and_the_pruning_figure(sweep):
+    shares = E.pruned_shares(sweep)
+    assert list(shares.columns) == ["seed", "epoch", "share"] and set(shares["seed"]) == {0, 1}
+    assert sorted(set(shares["epoch"])) == list(nblib.losses.TruncatedLq.pruning_epochs(6))
+    assert shares["share"].between(0, 1).all()
+    fig = P.pruning_figure(sweep.curves("test_acc"), shares, flipped_fraction=0.4, first_epoch=2)
+    left, right = fig.axes[:2]
+    assert min(left.get_lines()[0].get_xdata()) == 2
+    seed0 = shares[shares.seed == 0]
+    assert right.get_lines()[0].get_ydata() == pytest.approx(100 * seed0["share"].to_numpy())
+    assert any(np.allclose(l.get_ydata(), 40) for l in right.get_lines())
+    with pytest.raises(ValueError, match="record no pruning"):
+        E.pruned_shares(sweep, label="mae")
+
+
+def test_first_pruning_p_y_is_plain_lq_up_to_the_first_step(monkeypatch):
+    data, noisy, flipped = E.make_playground_data(0.3, seed=0, device=CPU, n_train=120, n_test=60)
+    setting = nblib.course.settings.Setting(dataset="toy2d", model="mlp", model_kw={"hidden": (16,)}, epochs=8,
+                                            batch_size=32, lr=1e-2)
+    monkeypatch.setitem(E.SETTINGS["classroom"], E.SETTING, setting)
+    got = E.first_pruning_p_y(types.SimpleNamespace(scale="classroom", device=CPU), data, noisy, flipped)
+    assert got["epoch"] == 4
+    model = setting.make_model(data, 0)
+    nblib.fit(model, data, loss="gce", loss_params={"q": 0.7}, y_train=noisy, seed=0, progress=False, device=CPU,
+              eval_train=False, **{**setting.train_kw(), "epochs": 4})
+    want = nblib.train.predict_proba(model, data.x_train).gather(1, noisy[:, None]).squeeze(1).double().numpy()
+    assert got["p_y"] == pytest.approx(want)
 
 
 # ---------------------------------------------------------------- playground
@@ -293,14 +314,14 @@ def test_check_weight_ratio(capsys):
 
 
 def test_check_pruning_scores(capsys):
-    w = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    pruned = np.array([1, 1, 1, 0, 0, 0], dtype=bool)
     flipped = torch.tensor([1, 1, 0, 1, 0, 0], dtype=torch.bool)
-    assert ex.check_pruning_scores(2 / 3, 2 / 3, w, flipped)
-    w2 = torch.tensor([0.0, 0.0, 1.0, 1.0, 1.0, 1.0])
-    f2 = torch.tensor([1, 0, 0, 1, 1, 0], dtype=torch.bool)  # precision 1/2, recall 1/3
-    assert not ex.check_pruning_scores(1 / 3, 1 / 2, w2, f2)
+    assert ex.check_pruning_scores(2 / 3, 2 / 3, pruned, flipped)
+    pruned2 = torch.tensor([1, 1, 0, 0, 0, 0], dtype=torch.bool)
+    f2 = np.array([1, 0, 0, 1, 1, 0], dtype=bool)  # precision 1/2, recall 1/3
+    assert not ex.check_pruning_scores(1 / 3, 1 / 2, pruned2, f2)
     assert "swapped" in capsys.readouterr().out
-    assert ex.check_pruning_scores(1 / 2, 1 / 3, w2, f2)
+    assert ex.check_pruning_scores(1 / 2, 1 / 3, pruned2, f2)
 
 
 def test_unanswered_placeholders_ask_for_an_answer(capsys, sweep):

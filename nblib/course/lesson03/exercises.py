@@ -74,14 +74,14 @@ def check_weight_ratio(answer, p_clean: float = 0.9, p_flipped: float = 0.1, q: 
     return verdict(False, f"{answer:g} is off; the weight of a sample is p_y^q, so take the ratio of two of them.")
 
 
-def check_pruning_scores(precision, recall, weights, flipped) -> bool:
-    """Exercise 3: precision and recall of the pruned set (weights == 0) against the flipped mask."""
+def check_pruning_scores(precision, recall, pruned, flipped) -> bool:
+    """Exercise 3: precision and recall of a pruned set (``pruned``: boolean mask, True = pruned)
+    against the flipped mask."""
     if unanswered(precision, recall):
         return False
     precision, recall = number(precision, "precision"), number(recall, "recall")
-    w = np.asarray(weights.detach().cpu().numpy() if hasattr(weights, "detach") else weights)
-    f = np.asarray(flipped.detach().cpu().numpy() if hasattr(flipped, "detach") else flipped).astype(bool)
-    s = detection_scores(w == 0, f)
+    to_bool = lambda m: np.asarray(m.detach().cpu().numpy() if hasattr(m, "detach") else m).astype(bool)  # noqa: E731
+    s = detection_scores(to_bool(pruned), to_bool(flipped))
     p_ok, r_ok = _close(precision, s["precision"]), _close(recall, s["recall"])
     if p_ok and r_ok:
         return verdict(True, f"precision {s['precision']:.3f} ({s['flagged_and_flipped']} of {s['n_flagged']} pruned "
@@ -91,7 +91,7 @@ def check_pruning_scores(precision, recall, weights, flipped) -> bool:
                        "recall by the number flipped.")
     wrong = [n for n, ok in (("precision", p_ok), ("recall", r_ok)) if not ok]
     return verdict(False, f"check your {' and '.join(wrong)}: precision = |pruned & flipped| / |pruned|, "
-                   "recall = |pruned & flipped| / |flipped|; pruned means weight 0.")
+                   "recall = |pruned & flipped| / |flipped|.")
 
 
 def within_noise(result, reference: str = "mae", metric: str = "final_test_acc") -> dict:

@@ -33,7 +33,7 @@ from ..settings import GCE_QS, GRIDS, SETTINGS, q_sweep_losses
 __all__ = ["SETTING", "STORED_GRID", "CONFIG", "PAPER_Q", "PAPER_K", "PLAYGROUND", "PLAYGROUND_LOSSES", "limit_table",
            "mae_table", "random_logits", "class_sum_table", "bound_table", "noisy_digits", "warm_model",
            "gradient_batch", "median_p_y", "q_sweep", "stored_q_sweep", "q_position", "sweep_table", "PruningTrace", "TruncatedRun",
-           "train_truncated", "truncated_run", "make_playground_data", "train_playground"]
+           "train_truncated", "first_pruning_p_y", "pruned_shares", "make_playground_data", "train_playground"]
 
 SETTING = "memorise"                  # lessons 1-3's setting and shared cache folder
 STORED_GRID = "mnist1d-gce-q"         # the q sweep on harder data, stored
@@ -306,14 +306,31 @@ def train_truncated(data, y_noisy, flipped, *, q: float = PAPER_Q, k: float = PA
     return TruncatedRun(hist, final, trace, scores, start, every)
 
 
-def truncated_run(course, data, noisy, flipped, seed: int = 0) -> TruncatedRun:
-    """Truncated Lq (q = 0.7, k = 0.5) in the setting, seed ``seed``, with its pruning traced: the same
-    configuration as the sweep's truncated runs, trained alone so the pruning can be watched. Its
-    learning curves are the sweep's; this run skips the per-epoch pass over the training set
-    (``eval_train=False``) that only those curves need."""
+def first_pruning_p_y(course, data, noisy, flipped, seed: int = 0) -> dict:
+    """What truncated Lq's first pruning step sees, for seed ``seed`` of the sweep: up to that step
+    (half the run, ``TruncatedLq.pruning_epochs``) truncated Lq with all weights 1 is plain Lq (q = 0.7),
+    so a plain-Lq model trained for that many epochs gives the probability ``p_y`` of every training
+    sample's given label that the step compares with k. Returns dict(p_y=..., epoch=...)."""
     setting = SETTINGS[course.scale][SETTING]
-    return train_truncated(data, noisy, flipped, seed=seed, model=setting.model, model_kw=setting.model_kw,
-                           device=course.device, eval_train=False, **setting.train_kw())
+    epoch = TruncatedLq.pruning_epochs(setting.epochs).start
+    model = setting.make_model(data, seed)
+    fit(model, data, loss="gce", loss_params={"q": PAPER_Q}, y_train=noisy, flipped=flipped, seed=seed,
+        progress=False, device=course.device, eval_train=False, **{**setting.train_kw(), "epochs": epoch})
+    y = torch.as_tensor(noisy).to(data.x_train.device)
+    p_y = predict_proba(model, data.x_train).gather(1, y[:, None]).squeeze(1).double().cpu().numpy()
+    return dict(p_y=p_y, epoch=epoch)
+
+
+def pruned_shares(result, label: str = "tgce"):
+    """The share of training samples each pruning step of the sweep's truncated-Lq runs pruned: a
+    long DataFrame (seed, epoch, share), from the runs' records (``History.config["pruned_share"]``)."""
+    import pandas as pd
+
+    rows = [{"seed": h.config["seed"], "epoch": epoch, "share": share}
+            for h in result.histories(loss=label) for epoch, share in h.config.get("pruned_share", [])]
+    if not rows:
+        raise ValueError(f"the runs labelled {label!r} record no pruning step")
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- 2-D playground

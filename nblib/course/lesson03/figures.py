@@ -44,7 +44,7 @@ HIST_HEADROOM = 1.6     # histogram axis height / tallest bar: keeps the bars in
 PANEL_W, PANEL_H = 3.7, 3.0
 CLASS_COLORS = [OKABE_ITO[c] for c in ("orange", "sky", "green", "yellow", "purple", "blue", "vermillion")]
 BAND = ("sd", 1)        # seaborn's errorbar: mean +- one standard deviation over seeds
-THEORY_QS = np.linspace(0.05, 1.0, 96)   # the q grid of the theory figure
+THEORY_QS = np.linspace(0.05, 1.0, 39)   # the q grid of the theory figure (steps of 0.025)
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -406,11 +406,12 @@ def truncation_figure(k: float, q: float, p_y, flipped, source: str = "a trained
     return TruncationExplorer(p_y, flipped, q, source).draw(k)
 
 
-def pruning_figure(curves, trace, labels=("gce q=0.7", "tgce"), first_epoch: int = 20):
-    """Truncated Lq against plain Lq: left, test accuracy per epoch over seeds from ``first_epoch`` on
-    (``curves`` = ``SweepResult.curves("test_acc")``, the runs ``labels``; mean and +-1 sd band) with
-    the pruning epochs dotted; right, one traced run (``PruningTrace``): the share of training samples
-    pruned, and the precision and recall of the pruned set against the flipped samples. Returns the Figure."""
+def pruning_figure(curves, shares, flipped_fraction: float, labels=("gce q=0.7", "tgce"), first_epoch: int = 20):
+    """Truncated Lq against plain Lq over seeds. Left: test accuracy per epoch from ``first_epoch`` on
+    (``curves`` = ``SweepResult.curves("test_acc")``, the runs ``labels``; mean and +-1 sd band), the
+    pruning epochs dotted. Right: the share of training samples each pruning step pruned, one line per
+    seed (``shares``: seed, epoch, share; ``experiments.pruned_shares``), beside the share of flipped
+    labels. Returns the Figure."""
     import seaborn as sns
 
     fig, axes = new_axes(2, width=4.3, height=3.3)
@@ -419,17 +420,18 @@ def pruning_figure(curves, trace, labels=("gce q=0.7", "tgce"), first_epoch: int
         acc=lambda f: 100 * f["test_acc"])
     sns.lineplot(frame, x="epoch", y="acc", hue="loss", palette={lab: loss_style(lab)["color"] for lab in labels},
                  errorbar=BAND, ax=ax1, lw=2)
-    for e in trace.refresh_epochs:
+    for e in sorted(set(shares["epoch"])):
         ax1.axvline(e, color="0.6", lw=0.8, ls=":")
     ax1.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"test accuracy from epoch {first_epoch} (dotted: pruning)")
     ax1.legend(title=None, fontsize=8, loc="lower left")
-    ax2.plot(trace.epoch, 100 * np.asarray(trace.precision), "o-", ms=3, color=FLIPPED_COLOR,
-             label="precision: pruned that were flipped")
-    ax2.plot(trace.epoch, 100 * np.asarray(trace.recall), "s--", ms=3, color=OKABE_ITO["purple"],
-             label="recall: flipped that were pruned")
-    ax2.plot(trace.epoch, 100 * np.asarray(trace.pruned_share), "-", color="0.4", label="training samples pruned")
-    ax2.set(xlabel="epoch", ylabel="%", ylim=(0, 105), title="one run's pruning (seed 0)")
-    ax2.legend(fontsize=7, loc="center left")
+    tgce = loss_style("tgce")["color"]
+    for seed, g in shares.groupby("seed"):
+        ax2.plot(g["epoch"], 100 * g["share"], "o-", ms=4, color=tgce, alpha=0.8, label="pruned, one line per seed"
+                 if seed == shares["seed"].min() else None)
+    ax2.axhline(100 * flipped_fraction, color=FLIPPED_COLOR, ls=":", lw=1.5, label="share of flipped labels")
+    ax2.set(xlabel="epoch of the pruning step", ylabel="training samples (%)", ylim=(0, 100),
+            xlim=(first_epoch, curves["epoch"].max() + 1), title="how much each pruning step drops")
+    ax2.legend(fontsize=8, loc="lower right")
     fig.suptitle("Truncated $L_q$ with the pruning schedule (left: mean and \u00b11 sd over seeds)", fontsize=10)
     return fig
 
