@@ -128,11 +128,12 @@ bench: $(STAMP)
 execute: $(STAMP)
 	$(BIN)/python benchmarks/bench_notebooks.py --inplace
 
-# the stored sweep results lesson 6 loads (data/results/; computes only the missing runs), and their
+# the stored sweep results lessons 3 and 6 load (data/results/; computes only the missing runs), and their
 # bundles data/results/<grid>.json.gz (the package ships those; a test checks they match the folders)
 results: $(STAMP)
 	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep digits-classroom --engine vmap --stack-by cell --threads 1 --bundle
 	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep mnist1d-classroom --threads 1 --workers 2 --bundle
+	NBLIB_DEVICE=cpu nice $(BIN)/python -m nblib.sweep mnist1d-gce-q --threads 1 --workers 2 --bundle
 
 # The student handouts (tools/handout.py, standard library only: no .venv needed)
 HANDOUTS := handouts

@@ -40,3 +40,24 @@ def cifar_n_dir(derive_cifar_n):
         pytest.skip("the real CIFAR-N label files are not here (looked in "
                     f"{' and '.join(map(str, derive_cifar_n.SHARED_DIRS))}); a user's clone has none")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """A small real sweep for the lessons' tables and figures: digits with its validation split, a few
+    epochs, two seeds, trained once per (losses, noise) as a vmap stack in a temporary cache.
+    Call it as ``tiny_runs(losses, noise)``; returns the ``nblib.sweep.SweepResult``."""
+    from nblib.course.settings import Setting
+    from nblib.sweep import run_grid
+
+    made = {}
+
+    def make(losses, noise, epochs: int = 4, seeds=(0, 1)):
+        key = (repr(losses), tuple(noise), epochs, tuple(seeds))
+        if key not in made:
+            setting = Setting(dataset="digits", dataset_kw={"n_val": 300}, epochs=epochs, batch_size=128, lr=3e-3)
+            grid = setting.grid("tiny", losses=losses, noise=noise, seeds=seeds)
+            made[key] = run_grid(grid, root=tmp_path_factory.mktemp("runs"), engine="vmap", progress=False, threads=1)
+        return made[key]
+
+    return make

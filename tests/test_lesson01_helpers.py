@@ -1,138 +1,180 @@
-"""Lesson 1 helpers: noise figures, the noise widget's update function, exercise checks."""
+"""Lesson 1 helpers: noise figures, the live noise explorer, the memorisation experiment's tables and
+figures (on a small real sweep), the noisy-validation checks, and the exercise checks."""
+import io
+import types
+
 import matplotlib
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from nblib import noise
+from nblib import noise, theory
+from nblib.course import lesson01 as L
 from nblib.course.lesson01 import exercises as ex
 from nblib.course.lesson01 import figures as P
-from nblib.course.style import CLEAN_COLOR, FLIPPED_COLOR, loss_color
-from nblib.train import History
+from nblib.course.style import loss_color
+
+RATES = ("sym 0", "sym 0.4")
 
 
 def _labels(n=500, K=10, seed=0):
     return torch.as_tensor(np.random.default_rng(seed).integers(0, K, n))
 
 
-def _history(test_acc, noisy=None, true=None):
-    n = len(test_acc)
-    return History(epoch=list(range(1, n + 1)), test_acc=list(test_acc),
-                   flipped_acc_noisy=list(noisy if noisy is not None else np.linspace(0.0, 0.9, n)),
-                   flipped_acc_true=list(true if true is not None else np.linspace(0.6, 0.1, n)))
-
-
 def _visible_axes(fig):
     return [ax for ax in fig.axes if ax.get_visible()]
 
 
-# ---------------------------------------------------------------- figures
+@pytest.fixture(scope="module")
+def result(tiny_runs):
+    return tiny_runs(("ce",), RATES)
+
+
+# ---------------------------------------------------------------- noise figures
 
 def test_flipped_examples_curves_and_images():
     y = _labels(200)
     noisy, flipped = noise.corrupt_labels(y, noise.transition_matrix("symmetric", 10, 0.5), seed=1)
-    x = torch.randn(200, 40)
-    fig = P.flipped_examples(x, y, noisy, n=4)
+    fig = P.flipped_examples(torch.randn(200, 40), y, noisy, n=4)
     axes = _visible_axes(fig)
     assert len(axes) == 4
     for ax in axes:
         t, lab = ax.get_title(), ax.get_title().split()
-        assert t.startswith("true ") and "label" in t
-        assert lab[1] != lab[-1], "a flipped example must show two different classes"
-    assert axes[0].get_xlabel() == "position (step)" and axes[0].get_ylabel() == "signal (a.u.)"
-    assert fig._suptitle is not None
+        assert t.startswith("true ") and "label" in t and lab[1] != lab[-1]
     fig = P.flipped_examples(torch.rand(200, 64), y, noisy, n=7, image_shape=(8, 8))
-    assert len(_visible_axes(fig)) == 7 and len(fig.axes) == 12          # 2 rows of 6, 5 hidden
-    assert _visible_axes(fig)[0].images, "digits are drawn as images"
-
-
-def test_flipped_examples_rejects_clean_labels():
-    y = _labels(50)
+    assert len(_visible_axes(fig)) == 7 and len(fig.axes) == 12 and _visible_axes(fig)[0].images
     with pytest.raises(ValueError, match="flipped"):
-        P.flipped_examples(torch.randn(50, 40), y, y)
+        P.flipped_examples(torch.randn(50, 40), y[:50], y[:50])
 
 
 def test_transition_panels_one_heatmap_per_matrix():
-    Ms = {P.NOISE_TITLES[k]: noise.transition_matrix(rate=0.4, num_classes=10, **v)
-          for k, v in P.NOISE_VARIANTS.items()}
+    Ms = {P.NOISE_TITLES[k]: noise.transition_matrix(rate=0.4, num_classes=10, **v) for k, v in P.NOISE_VARIANTS.items()}
     fig = P.transition_panels(Ms, suptitle="four noise models")
     assert [ax.get_title() for ax in fig.axes] == list(Ms)
-    assert all(ax.get_xlabel() == "noisy label j" and ax.get_ylabel() == "true label i" for ax in fig.axes)
     texts = [t.get_text() for t in fig.axes[2].texts]      # pair flip: only non-zero cells annotated
     assert sorted(set(texts)) == [".40", ".60"] and len(texts) == 20
-    assert ".044" in [t.get_text() for t in fig.axes[0].texts]     # 0.4/9 told apart from 0.4/10
-    assert ".040" in [t.get_text() for t in fig.axes[1].texts]
+    assert ".044" in [t.get_text() for t in fig.axes[0].texts] and ".040" in [t.get_text() for t in fig.axes[1].texts]
     with pytest.raises(ValueError, match="matrices"):
         P.transition_panels({})
 
 
 @pytest.mark.parametrize("kind", list(P.NOISE_VARIANTS))
-def test_noise_view_titles_state_expected_and_realised_rate(kind):
+def test_noise_view_states_expected_and_realised_rate_and_writes_the_cells(kind):
     y = _labels(2000)
     fig = P.noise_view(kind, 0.4, labels=y, seed=3)
-    left, right = fig.axes
     T = noise.transition_matrix(rate=0.4, num_classes=10, **P.NOISE_VARIANTS[kind])
     expected = noise.expected_flip_rate(T, np.bincount(y.numpy(), minlength=10))
-    assert left.get_title() == f"nominal T: expected flips {expected:.1%}"
-    noisy, _ = noise.corrupt_labels(y, T, seed=3)
-    realised = noise.realised_rate(y, noisy)
-    assert right.get_title() == f"realised on 2000 labels: {realised:.1%} flipped"
-    assert P.NOISE_TITLES[kind] in fig._suptitle.get_text()
+    realised = noise.realised_rate(y, noise.corrupt_labels(y, T, seed=3)[0])
+    head = fig._suptitle.get_text()
+    assert P.NOISE_TITLES[kind] in head and f"expected flips {expected:.1%}" in head and f"realised {realised:.1%}" in head
+    left, right = fig.axes
+    assert np.allclose(left.images[0].get_array(), T)
+    shown = {t.get_text() for t in left.texts if t.get_text()}
+    assert shown == {P._fmt(v) for v in T.ravel() if v >= P.ANNOT_MIN}
 
 
-def test_noise_view_include_true_flips_fewer_labels_and_warns_in_title():
-    y = _labels(5000)
-    fig = P.noise_view("symmetric_incl", 0.5, labels=y, exact=True)
-    assert "expected flips 45.0%" in fig.axes[0].get_title()
-    assert "warning" not in fig._suptitle.get_text()
+def test_noise_view_without_labels_and_the_warning_line():
     fig = P.noise_view("pair", 0.6)            # no labels: only the nominal T, and a warning line
     assert len(fig.axes) == 1 and "warning" in fig._suptitle.get_text()
+    assert "warning" not in P.noise_view("symmetric", 0.4, labels=_labels(100))._suptitle.get_text()
     with pytest.raises(ValueError, match="kind"):
         P.noise_view("uniform", 0.2)
 
 
-def test_rate_style_keeps_the_loss_colour_family_and_separates_rates():
+def test_noise_explorer_png_paints_the_numbers_that_draw_writes():
+    ex_ = P.NoiseExplorer(_labels(500))
+    png = ex_.png(kind="pair", rate=0.3)
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert image.shape[:2] == tuple(reversed(ex_.fig.canvas.get_width_height()))
+    assert not any(t.get_visible() for c in ex_.cells for row in c.texts for t in row)     # painted, not drawn
+    fig = ex_.draw(kind="pair", rate=0.3)        # a static draw shows the Text artists again
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    static = np.asarray(Image.open(buf).convert("RGB")).astype(int)
+    assert static.shape == image.shape
+    assert np.mean(np.abs(static - image) > 60) < 0.01, "painted labels must look like the drawn ones"
+
+
+def test_rate_style_and_palette():
     rates = [0.0, 0.2, 0.4, 0.6]
     styles = [P.rate_style(r, rates) for r in rates]
     assert len({s["color"] for s in styles}) == 4 and len({str(s["ls"]) for s in styles}) == 4
     lum = [np.mean(matplotlib.colors.to_rgb(s["color"])) for s in styles]
     assert lum == sorted(lum), "more noise is drawn lighter"
-    assert P.rate_style(0.2, [0.2]) == P.rate_style(0.2, [0.2], "ce")
+    palette, dashes = P.rate_palette(["sym 0", "sym 0.4"])
+    assert set(palette) == set(dashes) == {"sym 0", "sym 0.4"} and dashes["sym 0"] == ""
     assert np.mean(matplotlib.colors.to_rgb(loss_color("ce"))) > lum[0]
 
 
-def test_accuracy_by_rate_marks_peaks():
-    hs = {0.0: _history([0.5, 0.8, 0.9]), 0.4: _history([0.4, 0.7, 0.5])}
-    fig = P.accuracy_by_rate(hs)
-    ax = fig.axes[0]
-    assert ax.get_xlabel() == "epoch" and "test accuracy" in ax.get_ylabel()
-    assert "peaks" in ax.get_title()
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["clean", "40% noise"]
-    dots = [l for l in ax.get_lines() if l.get_marker() == "o"]
-    assert [tuple(d.get_xydata()[0]) for d in dots] == [(3, 0.9), (2, 0.7)]
-
-
-def test_flipped_fit_panels_skip_clean_and_use_clean_flipped_colours():
-    hs = {0.0: _history([0.5, 0.9]), 0.2: _history([0.5, 0.6]), 0.6: _history([0.3, 0.2])}
-    fig = P.flipped_fit_panels(hs)
-    assert [ax.get_title() for ax in fig.axes] == ["20% symmetric noise", "60% symmetric noise"]
-    colours = [l.get_color() for l in fig.axes[0].get_lines()[:2]]
-    assert colours == [FLIPPED_COLOR, CLEAN_COLOR]
-    assert fig.axes[0].get_ylabel() == "share of flipped training samples"
-    with pytest.raises(ValueError, match="rate > 0"):
-        P.flipped_fit_panels({0.0: _history([0.5])})
-
-
-def test_noise_explorer_builds_and_redraws():
+def test_noise_explorer_widget_follows_the_hand():
     pytest.importorskip("ipywidgets")
-    from nblib.course.lesson01.widgets import noise_explorer
-
-    box = noise_explorer(labels=_labels(300))
+    box = L.widgets.noise_explorer(labels=_labels(300))
     controls = [c for row in box.children[:-1] for c in row.children]
     assert [c.description for c in controls] == ["noise model", "rate", "exact counts per class", "seed"]
-    assert controls[1].continuous_update is False
-    controls[0].value = "pair"          # redraws through the plain update function without error
+    assert controls[1].continuous_update is True and controls[3].continuous_update is True
+    controls[0].value = "pair"
     controls[1].value = 0.3
+
+
+# ---------------------------------------------------------------- the memorisation experiment
+
+def test_memorisation_runs_lesson_1s_grid_in_the_shared_setting(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(L.experiments.runs, "run", lambda setting, name, **kw: seen.update(setting=setting, name=name, **kw))
+    course = types.SimpleNamespace(scale="classroom", seeds=(0, 1, 2), device="cpu")
+    L.experiments.memorisation(course)
+    assert seen["name"] == "memorise" and seen["losses"] == ("ce",) and seen["seeds"] == (0, 1, 2)
+    assert seen["noise"] == ["sym 0", "sym 0.2", "sym 0.4", "sym 0.6"]
+    assert seen["setting"].dataset_kw == {"n_val": 300}
+
+
+def test_memorisation_table_and_figure(result):
+    table = L.experiments.memorisation_table(result)
+    assert list(table.index) == list(RATES)
+    assert list(table.columns) == ["labels flipped", "best test acc", "best epoch", "final test acc", "drop",
+                                   "flipped fitted", "noisy-val pick"]
+    assert table.loc["sym 0", "flipped fitted"] == "–" and "±" in table.loc["sym 0.4", "drop"]
+    final = result.per_seed("final_test_acc", loss="ce", noise="sym 0.4")
+    assert table.loc["sym 0.4", "final test acc"].startswith(f"{100 * final.mean():.1f} ±")
+    fig = L.figures.memorisation_figure(result.curves("test_acc", "flipped_acc_noisy", "flipped_acc_true"))
+    left, right = fig.axes[:2]
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["0%", "40%"]
+    assert left.get_xlabel() == "epoch" and "test accuracy" in left.get_ylabel()
+    assert "flipped" in right.get_ylabel()
+
+
+def test_at_best_epoch_and_affine_gap(result):
+    hs = result.histories(loss="ce", noise="sym 0.4")
+    got = L.experiments.at_best_epoch(result, "flipped_acc_true", "sym 0.4")
+    assert got.tolist() == [h.flipped_acc_true[h.best_epoch - 1] for h in hs]
+    gap = L.experiments.affine_gap(result, 0.4, 10)
+    want = [np.mean(np.abs(np.array(h.val_acc) - theory.symmetric_noisy_accuracy(np.array(h.test_acc), 0.4, 10)))
+            for h in hs]
+    assert gap == pytest.approx(want)
+
+
+def test_noisy_validation_figure_draws_the_affine_map(result):
+    curves = result.curves("test_acc", "val_acc").query("noise == 'sym 0.4'")
+    fig = L.figures.noisy_validation_figure(curves, 0.4, 10, selected_epochs=[2, 3])
+    ax = fig.axes[0]
+    affine = [l for l in ax.get_lines() if "affine" in str(l.get_label())][0]
+    means = curves.groupby("epoch")["test_acc"].mean().to_numpy()
+    assert affine.get_ydata() == pytest.approx(theory.symmetric_noisy_accuracy(means, 0.4, 10))
+    assert sum(1 for l in ax.get_lines() if list(l.get_xdata()) in ([2, 2], [3, 3])) == 2
+
+
+def test_affine_check_samples_agree_with_the_formula():
+    table = L.experiments.affine_check(0.4, 10, draws=50)
+    assert np.allclose(table["noisy accuracy (sampled)"], table["affine map"], atol=0.01)
+
+
+def test_class_dependent_example_ranks_a_worse_model_higher():
+    t = L.experiments.class_dependent_example(0.4, 10)
+    assert t.loc["80% right, errors along the noise", "accuracy on noisy labels"] == pytest.approx(0.56)
+    assert t.loc["80% right, errors against the noise", "accuracy on noisy labels"] == pytest.approx(0.48)
+    assert (t.loc["70% right, errors along the noise", "accuracy on noisy labels"]
+            > t.loc["80% right, errors against the noise", "accuracy on noisy labels"])
 
 
 # ---------------------------------------------------------------- exercise checks
@@ -155,14 +197,12 @@ def test_check_pair_matrix(capsys):
     assert "transpose" in capsys.readouterr().out
     no_wrap = T.copy()
     no_wrap[-1] = np.eye(K)[-1]
-    assert not ex.check_pair_matrix(no_wrap)
-    assert not ex.check_pair_matrix(np.eye(3))
+    assert not ex.check_pair_matrix(no_wrap) and not ex.check_pair_matrix(np.eye(3))
 
 
 def test_checks_accept_the_placeholder_without_crashing(capsys):
-    h = _history([0.5, 0.8])
     assert not any([ex.check_expected_flip_rate(...), ex.check_pair_matrix(...), ex.check_max_symmetric_rate(...),
-                    ex.check_best_epoch(..., h)])
+                    ex.check_clean_accuracy(None)])
     assert capsys.readouterr().out.count("No answer yet") == 4
 
 
@@ -171,9 +211,12 @@ def test_check_max_symmetric_rate():
     assert not ex.check_max_symmetric_rate(0.5) and not ex.check_max_symmetric_rate(90)
 
 
-def test_check_best_epoch():
-    h = _history([0.5, 0.8, 0.7, 0.6])
-    assert ex.check_best_epoch(2, h)
-    assert not ex.check_best_epoch(1, h) and not ex.check_best_epoch(4, h)
-    with pytest.raises(TypeError, match="integer"):
-        ex.check_best_epoch(2.0, h)
+def test_check_clean_accuracy(capsys):
+    eta, K, noisy = ex.EX4_RATE, ex.EX4_NUM_CLASSES, ex.EX4_NOISY_ACC
+    assert ex.check_clean_accuracy(theory.clean_accuracy_from_noisy(noisy, eta, K))
+    assert ex.check_clean_accuracy(0.82)
+    assert not ex.check_clean_accuracy(noisy / (1 - eta))
+    assert "eta/(K - 1)" in capsys.readouterr().out
+    assert not ex.check_clean_accuracy(noisy)
+    assert not ex.check_clean_accuracy(82)
+    assert "fraction" in capsys.readouterr().out

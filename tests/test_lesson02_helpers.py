@@ -1,19 +1,16 @@
-"""Lesson 2 helpers: gradient figures, the gradient widget's update function, exercise checks."""
+"""Lesson 2 helpers: gradient figures, the live gradient explorer, the gradient-share experiment's
+tables and figures (on a small real sweep), the stored MNIST-1D runs, and the exercise checks."""
+import types
+
 import numpy as np
 import pytest
 import torch
 
 from nblib import losses
 from nblib.course.lesson02 import exercises as ex
+from nblib.course.lesson02 import experiments as E
 from nblib.course.lesson02 import figures as G
 from nblib.course.style import loss_color
-from nblib.train import History
-
-
-def _history(n=5, share=0.4, acc=0.5):
-    e = list(range(1, n + 1))
-    return History(epoch=e, test_acc=list(np.linspace(0.2, acc, n)), train_acc=list(np.linspace(0.2, acc, n)),
-                   flipped_acc_noisy=list(np.linspace(0, 0.8, n)), flipped_grad_share=[share] * n)
 
 
 # ---------------------------------------------------------------- figures
@@ -45,6 +42,15 @@ def test_logit_gradient_view_bars_are_p_minus_onehot(p_y):
     assert np.allclose(ce, want) and np.allclose(mae, 2 * p_y * want)
     assert f"{1 / (2 * p_y):.1f} x" in ax.get_title()
     assert ax.get_xlabel() == "class k" and "z_k" in ax.get_ylabel()
+    lo, hi = ax.get_ylim()
+    assert lo <= want.min() and hi >= want.max()
+
+
+def test_gradient_explorer_png_moves_only_the_bars():
+    explorer = G.GradientExplorer(10)
+    a, b = explorer.png(0.1), explorer.png(0.6)
+    assert a != b and a[:8] == b"\x89PNG\r\n\x1a\n"
+    assert explorer.gradients(0.6)["ce"][0] == pytest.approx(-0.4)
 
 
 def test_logit_gradient_view_rejects_bad_input():
@@ -54,42 +60,62 @@ def test_logit_gradient_view_rejects_bad_input():
         G.logit_gradient_view(0.5, num_classes=3, label=3)
 
 
-def test_grad_share_figure_lines_in_percent_with_fair_share():
-    hs = {"ce": _history(share=0.8), "mae": _history(share=0.2)}
-    fig = G.grad_share_figure(hs, noise_rate=0.4)
+@pytest.fixture(scope="module")
+def result(tiny_runs):
+    return tiny_runs(("ce", "mae"), ("sym 0", "sym 0.4"), epochs=6)
+
+
+def test_gradient_runs_use_the_shared_setting(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(E.runs, "run", lambda setting, name, **kw: seen.update(name=name, **kw))
+    E.gradient_runs(types.SimpleNamespace(scale="classroom", seeds=(0, 1, 2), device="cpu"))
+    assert seen["name"] == "memorise" and seen["losses"] == ("ce", "mae") and seen["noise"] == ("sym 0", "sym 0.4")
+
+
+def test_share_window_and_excess(result):
+    assert E.share_window(result) == (2, 3)
+    got = E.share_excess(result, "ce", "sym 0.4", (2, 4))
+    rates = result.per_seed("realised_noise_rate", loss="ce", noise="sym 0.4")
+    want = [np.mean(h.flipped_grad_share[1:4]) - r for h, r in zip(result.histories(loss="ce", noise="sym 0.4"), rates)]
+    assert got == pytest.approx(want)
+    table = E.share_table(result, "sym 0.4")
+    assert list(table.index) == ["ce", "mae"]
+    assert list(table.columns) == ["share - fraction, epochs 2-3", "share - fraction, epochs 4-6", "final test acc",
+                                   "flipped fitted"]
+
+
+def test_gradient_share_figure_bands_in_percent_with_fair_share(result):
+    curves = result.curves("flipped_grad_share").query("noise == 'sym 0.4'")
+    fig = G.gradient_share_figure({"digits": (curves, 0.4)}, window=(2, 3))
     ax = fig.axes[0]
-    lines = ax.get_lines()
-    assert [l.get_color() for l in lines[:2]] == [loss_color("ce"), loss_color("mae")]
-    assert np.allclose(lines[0].get_ydata(), 80) and np.allclose(lines[2].get_ydata(), 40)
-    assert "%" in ax.get_ylabel() and ax.get_xlabel() == "epoch"
-    assert "CCE" in ax.get_title()
-    with pytest.raises(ValueError, match="noise_rate"):
-        G.grad_share_figure(hs, noise_rate=40)
-    with pytest.raises(ValueError, match="runs"):
-        G.grad_share_figure({}, noise_rate=0.4)
+    ce_mean = 100 * curves[curves.loss == "ce"].groupby("epoch")["flipped_grad_share"].mean().to_numpy()
+    ce_line = [l for l in ax.get_lines() if l.get_color() == loss_color("ce")][0]
+    assert ce_line.get_ydata() == pytest.approx(ce_mean)
+    assert any(np.allclose(l.get_ydata(), 40) for l in ax.get_lines())
+    assert "%" in ax.get_ylabel() and ax.get_title() == "digits: 40% of labels flipped"
+    assert ax.patches or ax.collections, "the late epochs are shaded"
+    with pytest.raises(ValueError, match="fraction"):
+        G.gradient_share_figure({"digits": (curves, 40)}, window=(2, 3))
+    with pytest.raises(ValueError, match="panels"):
+        G.gradient_share_figure({}, window=(2, 3))
 
 
-def test_grad_share_figure_one_panel_per_dataset():
-    runs = {"mnist1d": {"ce": _history(share=0.6), "mae": _history(share=0.3)}, "digits": {"ce": _history()}}
-    fig = G.grad_share_figure(runs, noise_rate={"mnist1d": 0.4, "digits": 0.38})
-    assert [ax.get_title() for ax in fig.axes] == ["mnist1d: 40% of labels flipped", "digits: 38% of labels flipped"]
-    assert np.allclose(fig.axes[1].get_lines()[-1].get_ydata(), 38)
-    assert "CCE" in fig._suptitle.get_text()
-
-
-def test_noisy_run_panels_and_underfit_figure():
-    hs = {"ce": _history(acc=0.9), "mae": _history(acc=0.5)}
-    fig = G.noisy_run_panels(hs)
-    assert [ax.get_title() for ax in fig.axes] == ["Test accuracy", "Flipped samples memorised"]
-    assert all(ax.get_xlabel() == "epoch" and ax.get_ylabel() for ax in fig.axes)
-    fig = G.noisy_run_panels({"mnist1d": hs, "digits": hs})
-    assert [ax.get_title() for ax in fig.axes] == ["mnist1d: test accuracy", "mnist1d: flipped samples memorised",
-                                                   "digits: test accuracy", "digits: flipped samples memorised"]
-    fig = G.underfit_figure({"digits": hs, "mnist1d": hs})
-    assert [ax.get_title() for ax in fig.axes] == ["digits: test CE 90%, MAE 50%", "mnist1d: test CE 90%, MAE 50%"]
+def test_noisy_runs_and_underfit_figures(result):
+    fig = G.noisy_runs_figure(result.curves("test_acc", "flipped_acc_noisy").query("noise == 'sym 0.4'"))
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["Test accuracy", "Flipped samples memorised"]
+    clean = result.curves("test_acc", "train_acc").query("noise == 'sym 0'")
+    fig = G.underfit_figure({"digits": clean, "again": clean})
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["digits", "again"]
     assert fig.axes[0].get_ylabel() == "accuracy (fraction correct)"
-    with pytest.raises(ValueError, match="runs"):
+    with pytest.raises(ValueError, match="panels"):
         G.underfit_figure({})
+
+
+def test_stored_runs_are_lesson_6s_mnist1d_cells():
+    hard = E.stored_runs(0.4)
+    assert {(r["label"]["loss"], r["label"]["noise"]) for r in hard.results} == {
+        (loss, noise) for loss in ("ce", "mae") for noise in ("sym 0", "sym 0.4")}
+    assert hard.grid.dataset == "mnist1d" and len(hard.results) == 12
 
 
 def test_class_sums_figure_flat_for_mae():
@@ -103,13 +129,13 @@ def test_class_sums_figure_flat_for_mae():
     assert "2K-2 = 18" in ax.get_title()
 
 
-def test_gradient_explorer_builds_and_redraws():
+def test_gradient_explorer_widget_follows_the_hand():
     pytest.importorskip("ipywidgets")
     from nblib.course.lesson02.widgets import gradient_explorer
 
     box = gradient_explorer(num_classes=10)
     s = box.children[0].children[0]
-    assert s.continuous_update is False and s.min > 0 and s.max < 1
+    assert s.continuous_update is True and s.min > 0 and s.max < 1
     s.value = 0.3
 
 

@@ -42,12 +42,12 @@ class Figure:
 
 
 FIGURES = [
-    Figure("01_label_noise", "noise_plots.accuracy_by_rate(",
-           "Cross entropy's test accuracy rises, peaks and falls as it memorises the flipped labels."),
-    Figure("02_cce_vs_mae_gradients", "grad_share_figure(",
+    Figure("01_label_noise", "L.figures.memorisation_figure(",
+           "Cross entropy's test accuracy rises, peaks and falls as it memorises the flipped labels (3 seeds)."),
+    Figure("02_cce_vs_mae_gradients", "L.figures.gradient_share_figure(",
            "Where the gradient goes: cross entropy gives the flipped samples more than their share, MAE less."),
-    Figure("03_generalized_cross_entropy", "accuracy_vs_q_figure(",
-           "Accuracy vs q: Lq between CE (q -> 0, memorises) and MAE (q = 1, underfits)."),
+    Figure("03_generalized_cross_entropy", "L.figures.accuracy_vs_q_figure(hard",
+           "Accuracy vs q on MNIST-1D: Lq between CE (q -> 0, memorises) and MAE (q = 1, underfits)."),
     Figure("04_normalized_losses_apl", 'seed_curves(noisy.curves("test_acc"',
            "At 40% noise NCE alone leaves clean samples unfitted and fits flipped ones; NCE+RCE and RCE do neither "
            "(3 seeds)."),

@@ -4,6 +4,7 @@
     style.py        the palette (one colour per loss), ``use_style``, ``new_axes``
     figures.py      drawing shared by the lessons (learning curves, matrices as heatmaps)
     widgets.py      the one pattern behind every slider: controls -> update function -> figure
+    claims.py       a lesson's claims about its runs, checked with a margin over seeds
     feedback.py     the exercise checks' common verdicts
     lesson01/ ...   one package per lesson: experiments, figures, widgets, exercises
 

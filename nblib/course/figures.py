@@ -67,7 +67,7 @@ def matrix_heatmap(M, ax, *, vmin: float | None = None, vmax: float | None = Non
     hi = hi if hi > lo else lo + 1e-9
     im = ax.imshow(np.clip(M, lo, hi), cmap=cmap, vmin=lo, vmax=hi, origin=origin, aspect=aspect)
     if annot:
-        colours = plt.get_cmap(cmap)((np.clip(M, lo, hi) - lo) / (hi - lo))[..., :3] @ (0.299, 0.587, 0.114)
+        colours = annotation_colours(M, lo, hi, cmap)
         text = fmt if callable(fmt) else (lambda v: format(v, fmt))
         for (i, j), v in np.ndenumerate(M):
             if not np.isfinite(v):
@@ -75,7 +75,7 @@ def matrix_heatmap(M, ax, *, vmin: float | None = None, vmax: float | None = Non
             elif annot_min is not None and abs(v) < annot_min:
                 continue
             else:
-                label, colour = text(v), "white" if colours[i, j] < DARK_LUMINANCE else "black"
+                label, colour = text(v), colours[i, j]
             if label:
                 ax.text(j, i, label, ha="center", va="center", fontsize=fontsize, color=colour, in_layout=False)
     rows, cols = M.shape
@@ -84,6 +84,16 @@ def matrix_heatmap(M, ax, *, vmin: float | None = None, vmax: float | None = Non
     ax.tick_params(length=0)
     ax.grid(False)
     return im
+
+
+def annotation_colours(M, vmin: float, vmax: float, cmap: str = HEATMAP_CMAP) -> np.ndarray:
+    """The text colour of each cell of a heatmap of ``M``: "white" on dark cells (luma below
+    ``DARK_LUMINANCE``), else "black" (NaN cells: "black"). An array of strings shaped like ``M``."""
+    M = np.asarray(M, dtype=float)
+    hi = vmax if vmax > vmin else vmin + 1e-9
+    luma = plt.get_cmap(cmap)((np.clip(np.nan_to_num(M, nan=vmin), vmin, hi) - vmin) / (hi - vmin))[..., :3] @ (
+        0.299, 0.587, 0.114)
+    return np.where(np.isfinite(M) & (luma < DARK_LUMINANCE), "white", "black")
 
 
 def transition_heatmap(T, ax=None, title: str | None = None, class_names=None, annot: bool | None = None,

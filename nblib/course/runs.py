@@ -13,9 +13,11 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import __version__
+from .._checks import check_choice
 from .._device import device as pick_device
 from ..data import DATA_ENV_VAR, DEFAULT_ROOT
 from ..sweep import DEFAULT_STACK, SweepResult, run_grid
@@ -60,3 +62,34 @@ def run(setting: Setting, name: str, *, losses, noise, seeds, pairs=None, device
         with tempfile.TemporaryDirectory() as tmp:
             return run_grid(grid, root=tmp, device=device, threads=threads, progress=progress, stack_size=stack_size)
     return run_grid(grid, root=root, device=device, threads=threads, progress=progress, stack_size=stack_size)
+
+
+def seed_summary(result: SweepResult, columns: dict, *, rows: str = "loss", scale: float = 100.0,
+                 digits: int = 1):
+    """A lesson's results table: "mean ± sd" over seeds, one row per cell of ``result``, one column each.
+
+    columns: title -> a metric of :meth:`SweepResult.per_seed` (a stored metric or a curve's last
+        epoch, e.g. "final_test_acc", "val_selected_test_acc"), or a function ``(loss, noise) ->
+        per-seed values`` for anything derived.
+    rows: "loss" or "noise": which label names a row (the other must be the same for every cell).
+    scale, digits: values are shown times ``scale`` (accuracies in %) with ``digits`` decimals;
+        a column whose title ends with "epoch" is shown as it is, without decimals; "–" where the
+        metric is undefined (NaN, e.g. flipped samples without noise).
+    """
+    import pandas as pd
+
+    check_choice("rows", rows, ("loss", "noise"))
+    cells = list(dict.fromkeys((r["label"]["loss"], r["label"]["noise"]) for r in result.results))
+    other = {c[1] if rows == "loss" else c[0] for c in cells}
+    if len(other) > 1:
+        raise ValueError(f"rows={rows!r} needs one {'noise' if rows == 'loss' else 'loss'} in the result, got {sorted(other)}")
+    table = {}
+    for loss, noise in cells:
+        row = {}
+        for title, how in columns.items():
+            v = np.asarray(how(loss, noise) if callable(how) else result.per_seed(how, loss=loss, noise=noise), float)
+            k, d = (1.0, 0) if title.endswith("epoch") else (scale, digits)
+            sd = v.std(ddof=1) * k if len(v) > 1 else 0.0
+            row[title] = "–" if np.all(np.isnan(v)) else f"{v.mean() * k:.{d}f} ± {sd:.{d}f}"
+        table[loss if rows == "loss" else noise] = row
+    return pd.DataFrame.from_dict(table, orient="index")

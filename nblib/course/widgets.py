@@ -9,8 +9,10 @@ Sliders that follow the hand: a slider that only redraws must cost under ``SLOW_
 per move and update while it is dragged. A full matplotlib redraw of a multi-panel figure costs
 150-500 ms, so such a slider uses a :class:`LiveFigure`: the figure is built once, a move changes
 only the data of the artists that depend on the slider, and only those are re-rendered over a
-cached background (Agg blitting) into PNG bytes, shown by :func:`interact_png`. Sliders that
-retrain a model stay under 1 s and redraw on release (``slider(..., slow=True)``), and say so.
+cached background (Agg blitting) into PNG bytes, shown by :func:`interact_png`. Numbers written in
+heatmap cells are :class:`CellLabels`, painted as cached glyph bitmaps (a matplotlib Text costs ~1 ms
+to draw, so a 10 x 10 matrix of them alone would take 100 ms per move). Sliders that retrain a model
+stay under 1 s and redraw on release (``slider(..., slow=True)``), and say so.
 """
 from __future__ import annotations
 
@@ -19,8 +21,11 @@ import statistics
 import time
 
 import matplotlib.pyplot as plt
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg, get_hinting_flag
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont, get_font
 
 from .._checks import check_int
 
@@ -78,23 +83,29 @@ class LiveFigure:
     """A figure that a slider redraws in milliseconds: only its slider-dependent artists move.
 
     ``fig``: a figure from :func:`live_figure`; ``dynamic``: the artists that ``update(**values)``
-    changes (lines' data, bars' heights, texts, images' arrays). ``draw(**values)`` applies the
-    update and returns the figure (a static plot or a test); ``png(**values)`` re-renders only the
-    dynamic artists over a background rendered once (Agg blitting) and returns PNG bytes, for
-    :func:`interact_png`. Axes limits must not depend on the slider (they are in the background).
+    changes (lines' data, bars' heights, texts, images' arrays); ``overlays``: :class:`CellLabels`
+    that ``update`` refreshes. ``draw(**values)`` applies the update and returns the figure (a static
+    plot or a test); ``png(**values)`` re-renders only the dynamic artists over a background rendered
+    once (Agg blitting), paints the overlays, and returns PNG bytes, for :func:`interact_png`. Axes
+    limits must not depend on the slider (they are in the background).
     """
 
-    def __init__(self, fig, dynamic, update):
+    def __init__(self, fig, dynamic, update, overlays=()):
         self.fig, self.dynamic, self._update = fig, list(dynamic), update
+        self.overlays = list(overlays)
         self._background = None
 
     def draw(self, **values):
+        for o in self.overlays:
+            o.show_texts(True)
         self._update(**values)
         return self.fig
 
     def png(self, **values) -> bytes:
         from PIL import Image
 
+        for o in self.overlays:
+            o.show_texts(False)
         self._update(**values)
         canvas = self.fig.canvas
         if self._background is None:   # render everything static once
@@ -107,10 +118,79 @@ class LiveFigure:
         canvas.restore_region(self._background)
         for a in self.dynamic:
             self.fig.draw_artist(a)
+        if self.overlays:
+            pixels = np.asarray(canvas.buffer_rgba())
+            for o in self.overlays:
+                o.paint(pixels)
         image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         out = io.BytesIO()
         image.save(out, format="png", compress_level=PNG_COMPRESS)
         return out.getvalue()
+
+
+class CellLabels:
+    """Numbers written in the cells of a heatmap on ``ax`` (cell (i, j) centred at x = j, y = i).
+
+    ``set(labels, colours)`` takes arrays of strings ("" = blank) and colour names. For a static draw
+    they are ordinary Text artists; in :meth:`LiveFigure.png` the Texts are hidden and each label is
+    painted from a bitmap rendered once per (text, font) with matplotlib's own FreeType font, so a move
+    costs a few array blends instead of a text layout per cell.
+    """
+
+    def __init__(self, ax, shape, fontsize: float = 6.5):
+        self.ax, self.fontsize = ax, fontsize
+        rows, cols = shape
+        self.texts = [[ax.text(j, i, "", ha="center", va="center", fontsize=fontsize) for j in range(cols)]
+                      for i in range(rows)]
+        self.labels = np.full(shape, "", dtype=object)
+        self.colours = np.full(shape, "black", dtype=object)
+        self._glyphs: dict = {}
+
+    def set(self, labels, colours) -> None:
+        """New cell texts and colours (arrays shaped like the matrix)."""
+        self.labels, self.colours = np.asarray(labels, dtype=object), np.asarray(colours, dtype=object)
+        for (i, j), text in np.ndenumerate(self.labels):
+            self.texts[i][j].set_text(text)
+            self.texts[i][j].set_color(self.colours[i, j])
+
+    def show_texts(self, visible: bool) -> None:
+        """Show the Text artists (static draws) or hide them (painted instead, in ``LiveFigure.png``)."""
+        for row in self.texts:
+            for t in row:
+                t.set_visible(visible)
+
+    def _glyph(self, text: str) -> np.ndarray:
+        dpi = self.ax.figure.dpi
+        key = (text, dpi)
+        if key not in self._glyphs:
+            font = get_font(findfont(FontProperties(size=self.fontsize)))
+            font.set_size(self.fontsize, dpi)
+            font.set_text(text, 0.0, flags=get_hinting_flag())
+            font.draw_glyphs_to_bitmap(antialiased=True)
+            self._glyphs[key] = np.asarray(font.get_image(), dtype=np.float32)[..., None] / 255.0
+        return self._glyphs[key]
+
+    def paint(self, pixels: np.ndarray) -> None:
+        """Blend the labels into ``pixels``, the figure's RGBA buffer (rows from the top)."""
+        height, width = pixels.shape[:2]
+        rows, cols = self.labels.shape
+        centres = self.ax.transData.transform([(j, i) for i in range(rows) for j in range(cols)])
+        centres[:, 1] = height - centres[:, 1]
+        for (i, j), text in np.ndenumerate(self.labels):
+            if not text:
+                continue
+            alpha = self._glyph(text)
+            h, w = alpha.shape[:2]
+            cx, cy = centres[i * cols + j]
+            y0, x0 = int(cy - h / 2 + 0.5), int(cx - w / 2 + 0.5)
+            if y0 < 0 or x0 < 0 or y0 + h > height or x0 + w > width:
+                continue
+            region = pixels[y0:y0 + h, x0:x0 + w, :3]
+            if self.colours[i, j] == "black":       # the common case, one blend: region (1 - alpha)
+                region[...] = region * (1 - alpha)
+            else:
+                colour = 255.0 * np.asarray(to_rgb(self.colours[i, j]), dtype=np.float32)
+                region[...] = region * (1 - alpha) + colour * alpha + 0.5
 
 
 def slider(description: str, value: float, lo: float, hi: float, step: float, slow: bool = False, log: bool = False,

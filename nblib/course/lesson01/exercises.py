@@ -7,7 +7,9 @@ Each ``check_*`` prints whether the answer is right (and a hint if not) and retu
 2. ``check_pair_matrix``: write the pair-flip T for K = 4 and rate 0.3 by hand.
 3. ``check_max_symmetric_rate``: up to which rate does symmetric noise (true class excluded) on
    K = 10 classes keep the true class the most likely label?  1 - eta > eta / (K - 1) <=> eta < (K-1)/K.
-4. ``check_best_epoch``: read the epoch of peak test accuracy off a training History.
+4. ``check_clean_accuracy``: a model scores ``EX4_NOISY_ACC`` on a validation set with symmetric noise
+   at rate ``EX4_RATE``; what is its accuracy on clean labels? Invert the affine map
+   acc_noisy = eta/(K - 1) + acc (1 - eta K/(K - 1)).
 """
 from __future__ import annotations
 
@@ -15,14 +17,17 @@ import numpy as np
 import torch
 
 from ... import noise as _noise
+from ... import theory as _theory
 from ..feedback import number, unanswered, verdict
 
-__all__ = ["EX1_RATE", "EX1_NUM_CLASSES", "EX2_RATE", "EX2_NUM_CLASSES", "EX3_NUM_CLASSES",
-           "check_expected_flip_rate", "check_pair_matrix", "check_max_symmetric_rate", "check_best_epoch"]
+__all__ = ["EX1_RATE", "EX1_NUM_CLASSES", "EX2_RATE", "EX2_NUM_CLASSES", "EX3_NUM_CLASSES", "EX4_RATE",
+           "EX4_NUM_CLASSES", "EX4_NOISY_ACC", "check_expected_flip_rate", "check_pair_matrix",
+           "check_max_symmetric_rate", "check_clean_accuracy"]
 
 EX1_RATE, EX1_NUM_CLASSES = 0.6, 10
 EX2_RATE, EX2_NUM_CLASSES = 0.3, 4
 EX3_NUM_CLASSES = 10
+EX4_RATE, EX4_NUM_CLASSES, EX4_NOISY_ACC = 0.4, 10, 0.5
 TOL = 5e-3          # numeric answers are accepted within this absolute tolerance
 
 
@@ -80,15 +85,26 @@ def check_max_symmetric_rate(answer) -> bool:
                    + (" Write the answer as a fraction (0.5, not 50)." if a > 1 else ""))
 
 
-def check_best_epoch(answer, history) -> bool:
-    """Exercise 4: the epoch (1-based) at which ``history`` reached its highest test accuracy."""
+def check_clean_accuracy(answer) -> bool:
+    """Exercise 4: the clean accuracy of a model that scores ``EX4_NOISY_ACC`` against labels with
+    symmetric noise (true class excluded) at rate ``EX4_RATE`` on ``EX4_NUM_CLASSES`` classes."""
     if unanswered(answer):
         return False
-    if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
-        raise TypeError(f"answer must be an integer epoch, got {answer!r}")
-    want = history.best_epoch
-    return verdict(int(answer) == want,
-                   f"Test accuracy peaked at epoch {want} ({history.best_test_acc:.3f}) and ended at "
-                   f"{history.final_test_acc:.3f}: training longer made the model worse.",
-                   "Hint: look for the maximum of history.test_acc (epochs start at 1), or use "
-                   "max(range(len(h.test_acc)), key=h.test_acc.__getitem__) + 1.")
+    a = number(answer)
+    eta, K, noisy = EX4_RATE, EX4_NUM_CLASSES, EX4_NOISY_ACC
+    want = _theory.clean_accuracy_from_noisy(noisy, eta, K)
+    if abs(a - want) <= TOL:
+        return verdict(True, f"acc = (acc_noisy - eta/(K-1)) / (1 - eta K/(K-1)) = ({noisy} - {eta / (K - 1):.4f}) / "
+                       f"{1 - eta * K / (K - 1):.4f} = {want:.3f}. The noisy score understates the model: {noisy:.0%} "
+                       f"against noisy labels is {want:.0%} against clean ones.")
+    hints = [(noisy, "that is the noisy score itself; the clean accuracy is higher, since many 'errors' are the "
+                     "model being right where the label is wrong."),
+             (noisy / (1 - eta), "close, but a wrong prediction also matches a flipped label with probability "
+                                 "eta/(K - 1): subtract that share first."),
+             (_theory.symmetric_noisy_accuracy(noisy, eta, K), "that applies the map forwards (clean -> noisy); "
+                                                               "solve it for the clean accuracy instead.")]
+    for value, hint in hints:
+        if abs(a - value) <= TOL:
+            return verdict(False, f"{a:g}: {hint}")
+    return verdict(False, "Write acc_noisy = eta/(K - 1) + acc (1 - eta K/(K - 1)) and solve for acc."
+                   + (" Write the answer as a fraction (0.8, not 80)." if a > 1 else ""))

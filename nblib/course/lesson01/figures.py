@@ -1,18 +1,18 @@
-"""Figures of lesson 1 (label noise): flipped examples, transition matrices, memorisation curves.
+"""Figures of lesson 1 (label noise): flipped examples, transition matrices, memorisation over seeds.
 
-- ``flipped_examples``: training samples whose label was flipped, as curves (mnist1d) or images
+- ``flipped_examples``: training samples whose label was flipped, as curves (1-D signals) or images
   (digits), each titled "true -> given label";
-- ``transition_panels``: several transition matrices T side by side (heatmaps,
-  ``T[i, j] = P(noisy = j | true = i)``);
-- ``noise_view``: the update function of the noise widget: one noise model and rate -> the
-  nominal T beside the empirical T realised on real labels, with the expected and realised
-  flip rates in the titles;
-- ``accuracy_by_rate`` and ``flipped_fit_panels``: what cross entropy does with noisy
-  labels over the epochs (test accuracy peaks then falls; flipped samples are memorised).
+- ``transition_panels``: several transition matrices T side by side (``T[i, j] = P(noisy = j | true = i)``);
+- ``NoiseExplorer``: the noise widget's figure, the nominal T beside the T realised on real labels,
+  built once so that a move of the rate slider only re-renders the cells and titles (blitting);
+  ``noise_view`` draws one position of it;
+- ``memorisation_figure``: cross entropy over the epochs at several noise rates, mean and seed band
+  (seaborn): test accuracy peaks then falls while the flipped samples get fitted to their wrong label;
+- ``noisy_validation_figure``: accuracy on a noisy validation set beside the clean test accuracy and
+  the affine map of the latter (``nblib.theory.symmetric_noisy_accuracy``).
 
-Noise rates are drawn in the colour of the loss that was trained (cross entropy: vermillion),
-from dark (clean) to light (much noise), with one line style per rate (``rate_style``), so the
-loss keeps its colour across the course and the rates stay apart in greyscale too.
+Noise rates are drawn in the colour of the loss that was trained (cross entropy: vermillion), from
+dark (clean) to light (much noise), with one line style per rate (``rate_style``).
 """
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ import torch
 from matplotlib.colors import to_hex, to_rgb
 
 from ... import noise as _noise
-from ..figures import transition_heatmap
-from ..style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_color, new_axes
+from ... import theory as _theory
+from ..figures import annotation_colours, transition_heatmap
+from ..style import CLEAN_COLOR, FLIPPED_COLOR, HEATMAP_CMAP, OKABE_ITO, loss_color, new_axes
+from ..widgets import CellLabels, LiveFigure, live_figure
 
-__all__ = ["NOISE_VARIANTS", "rate_style", "flipped_examples", "transition_panels", "noise_view",
-           "accuracy_by_rate", "flipped_fit_panels"]
+__all__ = ["NOISE_VARIANTS", "NOISE_TITLES", "rate_style", "rate_palette", "flipped_examples", "transition_panels",
+           "NoiseExplorer", "noise_view", "memorisation_figure", "noisy_validation_figure"]
 
 # The four noise models lesson 1 compares: widget value -> arguments of noise.transition_matrix.
 NOISE_VARIANTS = {
@@ -42,11 +44,12 @@ NOISE_TITLES = {
     "pair": "pair flip i \u2192 i+1",
     "asymmetric": "asymmetric digit map",
 }
-LOSS_NAMES = {"ce": "Cross entropy", "mae": "MAE"}
 RATE_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
 MAX_SHADE = 0.55     # how far towards white the noisiest rate is drawn (1 = white)
 DARK_SHADE = 0.35    # how far towards black the clean run is drawn
 ANNOT_MIN = 0.005    # heatmap cells below this are left blank (they print as .00)
+ANNOT_SIZE = 6.5
+BAND = ("sd", 1)     # seaborn's errorbar: mean +- one standard deviation over seeds
 
 
 def _np(a) -> np.ndarray:
@@ -69,6 +72,15 @@ def rate_style(rate: float, rates, loss: str = "ce") -> dict:
     else:
         rgb = base + (1 - base) * MAX_SHADE * (2 * t - 1)
     return dict(color=to_hex(np.clip(rgb, 0, 1)), ls=RATE_LINESTYLES[i % len(RATE_LINESTYLES)])
+
+
+def rate_palette(noise_labels, loss: str = "ce") -> tuple[dict, dict]:
+    """seaborn ``palette`` and ``dashes`` dicts for noise labels such as "sym 0.4" (see ``rate_style``)."""
+    rates = {lab: float(lab.split()[-1]) for lab in noise_labels}
+    styles = {lab: rate_style(r, list(rates.values()), loss) for lab, r in rates.items()}
+    dash = {"-": "", "--": (4, 2), "-.": (4, 1.5, 1, 1.5), ":": (1, 1.5)}
+    return ({lab: s["color"] for lab, s in styles.items()},
+            {lab: dash.get(s["ls"], (5, 1, 1, 1, 1, 1)) for lab, s in styles.items()})
 
 
 def flipped_examples(x, y_true, y_noisy, n: int = 6, class_names=None, image_shape=None, seed: int = 0,
@@ -115,100 +127,165 @@ def _fmt(v: float) -> str:
     return "1" if v >= 0.9995 else (f"{v:.3f}" if v < 0.1 else f"{v:.2f}")[1:]
 
 
-def _heatmap(T, ax, title: str, class_names=None, annot: bool | None = None):
-    """``transition_heatmap`` writing only the non-zero cells, in ``_fmt``'s short form."""
-    return transition_heatmap(_np(T), ax=ax, title=title, annot=annot, class_names=class_names, fmt=_fmt,
-                              annot_min=ANNOT_MIN)
-
-
 def transition_panels(matrices: dict, suptitle: str | None = None, annot: bool | None = None, class_names=None):
     """Heatmaps of several transition matrices side by side (title -> T). Returns the Figure."""
     if not matrices:
         raise ValueError("matrices must contain at least one (title -> T) entry")
     fig, axes = new_axes(len(matrices), width=3.3, height=3.5)
     for ax, (name, T) in zip(axes[0], matrices.items()):
-        _heatmap(T, ax=ax, title=name, class_names=class_names, annot=annot)
+        transition_heatmap(_np(T), ax=ax, title=name, annot=annot, class_names=class_names, fmt=_fmt,
+                           annot_min=ANNOT_MIN)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
 
 
+class NoiseExplorer:
+    """The noise widget's figure: the nominal T of a noise model and rate, and, given clean ``labels``,
+    the T realised by corrupting them (the share of each true class that received each label).
+
+    The titles state the expected flip rate 1 - sum_i pi_i T[i, i] (pi: the class shares of
+    ``labels``, uniform without labels) and the realised rate. The figure is built once; ``draw``
+    moves it to new control values and returns it, ``png`` re-renders only the cells, their
+    numbers and the titles over a cached background (for a slider that follows the hand).
+    """
+
+    def __init__(self, labels=None, num_classes: int = 10):
+        self.K = num_classes
+        self.labels = None if labels is None else _np(labels).astype(np.int64)
+        self.prior = None if labels is None else np.bincount(self.labels, minlength=num_classes)
+        panels = 1 if labels is None else 2
+        self.fig, axes = live_figure(panels, width=3.6, height=3.9, left=0.1, right=0.97, bottom=0.12, top=0.8,
+                                     wspace=0.35)
+        self.images, self.cells = [], []
+        for ax in axes[0]:
+            im = ax.imshow(np.zeros((self.K, self.K)), cmap=HEATMAP_CMAP, vmin=0, vmax=1)
+            ax.set_xticks(range(self.K))
+            ax.set_yticks(range(self.K))
+            ax.tick_params(length=0, labelsize=8)
+            ax.grid(False)
+            ax.set(xlabel="noisy label j", ylabel="true label i")
+            self.images.append(im)
+            self.cells.append(CellLabels(ax, (self.K, self.K), fontsize=ANNOT_SIZE))
+        axes[0, 0].set_title("nominal T", fontsize=9)
+        if labels is not None:
+            axes[0, 1].set_title(f"realised T on these {len(self.labels)} labels", fontsize=9)
+        self.suptitle = self.fig.suptitle(" ", fontsize=10)      # the one text that changes
+        self.live = LiveFigure(self.fig, [*self.images, self.suptitle], self._move, overlays=self.cells)
+
+    def matrices(self, kind: str = "symmetric", rate: float = 0.4, exact: bool = False, seed: int = 0) -> dict:
+        """The numbers one position shows: nominal T, realised T (or None), expected and realised
+        flip rates, and whether some wrong class is at least as likely as the true one."""
+        if kind not in NOISE_VARIANTS:
+            raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(NOISE_VARIANTS)}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            T = _noise.transition_matrix(rate=rate, num_classes=self.K, **NOISE_VARIANTS[kind])
+        out = dict(T=T, expected=_noise.expected_flip_rate(T, self.prior), realised_T=None, realised=None,
+                   warning=bool(caught))
+        if self.labels is not None:
+            noisy, _ = _noise.corrupt_labels(self.labels, T, seed=seed, exact=exact)
+            out["realised"] = _noise.realised_rate(self.labels, noisy)
+            out["realised_T"] = np.nan_to_num(_noise.empirical_transition(self.labels, noisy, self.K))
+        return out
+
+    def _move(self, kind: str = "symmetric", rate: float = 0.4, exact: bool = False, seed: int = 0) -> None:
+        m = self.matrices(kind, rate, exact, seed)
+        shown = [m["T"]] if self.labels is None else [m["T"], m["realised_T"]]
+        for im, cells, M in zip(self.images, self.cells, shown):
+            im.set_data(M)
+            cells.set([[_fmt(v) if v >= ANNOT_MIN else "" for v in row] for row in M], annotation_colours(M, 0.0, 1.0))
+        head = f"{NOISE_TITLES[kind]}, rate {rate:.2f}: expected flips {m['expected']:.1%}"
+        if self.labels is not None:
+            head += f", realised {m['realised']:.1%}"
+        head += ("\nwarning: some wrong class is at least as likely as the true one" if m["warning"] else "\n ")
+        self.suptitle.set_text(head)
+
+    def draw(self, **values):
+        """Move the figure to ``values`` (kind, rate, exact, seed); return it."""
+        return self.live.draw(**values)
+
+    def png(self, **values) -> bytes:
+        """PNG bytes of the figure at ``values``, re-rendering only what changes."""
+        return self.live.png(**values)
+
+
 def noise_view(kind: str = "symmetric", rate: float = 0.4, labels=None, num_classes: int = 10,
                exact: bool = False, seed: int = 0):
-    """Update function of the noise widget: nominal T for ``kind`` (a key of ``NOISE_VARIANTS``)
-    and ``rate``, and, when ``labels`` are given, the empirical T realised by corrupting them.
+    """One position of the noise widget as a figure (see :class:`NoiseExplorer`)."""
+    return NoiseExplorer(labels, num_classes).draw(kind=kind, rate=rate, exact=exact, seed=seed)
 
-    The titles state the expected flip rate 1 - sum_i pi_i T[i, i] (pi: the class frequencies of
-    ``labels``, uniform without labels) and the realised rate, the fraction of labels that changed.
-    Returns the Figure.
+
+def _lineplot(ax, frame, y, palette, dashes, legend, **kw):
+    import seaborn as sns
+
+    sns.lineplot(frame, x="epoch", y=y, hue="noise", style="noise", palette=palette, dashes=dashes,
+                 errorbar=BAND, ax=ax, legend=legend, **kw)
+
+
+def memorisation_figure(curves, title: str | None = None):
+    """Cross entropy on noisy labels over the epochs, mean and +-1 sd band over seeds.
+
+    ``curves``: the long frame of ``SweepResult.curves("test_acc", "flipped_acc_noisy",
+    "flipped_acc_true")`` for one loss at several symmetric rates. Left: test accuracy (it peaks, then
+    falls). Right, for the noisy rates: the share of flipped training samples predicted as their
+    *given, wrong* label (solid) and as their *true* label (thin). Returns the Figure.
     """
-    if kind not in NOISE_VARIANTS:
-        raise ValueError(f"unknown kind {kind!r}; choose one of: {', '.join(NOISE_VARIANTS)}")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        T = _noise.transition_matrix(rate=rate, num_classes=num_classes, **NOISE_VARIANTS[kind])
-    prior = None if labels is None else np.bincount(_np(labels).astype(np.int64), minlength=num_classes)
-    expected = _noise.expected_flip_rate(T, prior)
-    fig, axes = new_axes(2 if labels is not None else 1, width=3.6, height=3.7)
-    _heatmap(T, ax=axes[0, 0], title=f"nominal T: expected flips {expected:.1%}")
-    head = f"{NOISE_TITLES[kind]}, rate {rate:.2f}"
-    if labels is not None:
-        noisy, _ = _noise.corrupt_labels(labels, T, seed=seed, exact=exact)
-        realised = _noise.realised_rate(labels, noisy)
-        emp = _noise.empirical_transition(labels, noisy, num_classes)
-        emp = np.nan_to_num(emp)
-        _heatmap(emp, ax=axes[0, 1], title=f"realised on {len(_np(labels))} labels: {realised:.1%} flipped")
-        head += f": {realised:.1%} of labels actually flipped"
-    if caught:
-        head += "\n(warning: some wrong class is at least as likely as the true one)"
-    fig.suptitle(head)
+    import seaborn as sns
+
+    noises = list(dict.fromkeys(curves["noise"]))
+    palette, dashes = rate_palette(noises)
+    fig, axes = new_axes(2, width=4.6, height=3.6)
+    left, right = axes[0]
+    _lineplot(left, curves, "test_acc", palette, dashes, legend="full")
+    left.set(xlabel="epoch", ylabel="test accuracy (clean test labels)", ylim=(0, 1),
+             title="Test accuracy peaks, then falls")
+    handles, labels = left.get_legend_handles_labels()
+    left.legend(handles, [_pct(float(lab.split()[-1])) for lab in labels], title="symmetric noise", fontsize=8,
+                title_fontsize=8, loc="lower right")
+    noisy = curves[curves["noise"] != noises[0]] if noises[0].endswith(" 0") else curves
+    for y, lw in (("flipped_acc_noisy", 2.0), ("flipped_acc_true", 1.0)):
+        sns.lineplot(noisy, x="epoch", y=y, hue="noise", palette=palette, errorbar=BAND, ax=right, legend=False,
+                     lw=lw)
+    right.axhline(0.1, color=OKABE_ITO["grey"], lw=1, ls=":")
+    right.text(noisy["epoch"].max(), 0.12, "chance 1/K", ha="right", fontsize=8, color=OKABE_ITO["grey"])
+    right.text(0.03, 0.6, "thin: predicted as\nthe true label", transform=right.transAxes, fontsize=8,
+               color=CLEAN_COLOR)
+    right.text(0.03, 0.4, "thick: predicted as the\nwrong, given label", transform=right.transAxes, fontsize=8,
+               color=FLIPPED_COLOR)
+    right.set(xlabel="epoch", ylabel="share of flipped training samples", ylim=(-0.02, 1.02),
+              title="Flipped samples: first their true class, then their wrong label")
+    fig.suptitle(title or "Cross entropy memorises the flipped labels (mean and \u00b11 sd over seeds)")
     return fig
 
 
-def _peak(ax, h, style):
-    e = h.best_epoch
-    ax.plot([e], [h.best_test_acc], "o", color=style["color"], ms=5, zorder=3)
+def noisy_validation_figure(curves, rate: float, num_classes: int, selected_epochs=None, title: str | None = None):
+    """Model selection without clean labels: per epoch, the accuracy on the *noisy* validation set
+    beside the clean test accuracy and its affine image ``theory.symmetric_noisy_accuracy`` (what the
+    noisy validation accuracy should be, given the clean accuracy). Mean and +-1 sd band over seeds.
 
+    ``curves``: ``SweepResult.curves("test_acc", "val_acc")`` of one loss and one symmetric ``rate``.
+    ``selected_epochs``: the epoch each seed's noisy validation accuracy peaks (ticks on the x axis).
+    """
+    import seaborn as sns
 
-def accuracy_by_rate(histories: dict, loss: str = "ce", ax=None, title: str | None = None):
-    """Test accuracy per epoch for runs at several noise rates (rate -> History); the best epoch
-    of each run is marked with a dot. Returns the Figure."""
-    if not histories:
-        raise ValueError("histories must contain at least one (rate -> History) entry")
-    if ax is None:
-        fig, axes = new_axes(width=6.0, height=3.6)
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
-    for rate, h in sorted(histories.items()):
-        st = rate_style(rate, list(histories), loss)
-        ax.plot(h.epoch, h.test_acc, label="clean" if rate == 0 else f"{_pct(rate)} noise", lw=1.8, **st)
-        _peak(ax, h, st)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (fraction correct)")
-    ax.set_title(title or f"{LOSS_NAMES.get(loss, loss.upper())} on noisy labels: test accuracy peaks (dot), then falls")
-    ax.legend(fontsize=8, loc="lower right")
-    return fig
-
-
-def flipped_fit_panels(histories: dict, num_classes: int | None = 10, title: str | None = None):
-    """One panel per noisy run (rate -> History): on the flipped training samples, the share the
-    model predicts as their *given, wrong* label (memorised) and as their *true* label, per epoch.
-    Clean runs (rate 0) are skipped. ``num_classes`` draws the chance level 1/K. Returns the Figure."""
-    noisy = {r: h for r, h in sorted(histories.items()) if r > 0}
-    if not noisy:
-        raise ValueError("histories must contain at least one run with rate > 0")
-    fig, axes = new_axes(len(noisy), width=3.4, height=3.3, sharey=True)
-    for ax, (rate, h) in zip(axes[0], noisy.items()):
-        ax.plot(h.epoch, h.flipped_acc_noisy, color=FLIPPED_COLOR, lw=1.8, label="predicts the wrong (given) label")
-        ax.plot(h.epoch, h.flipped_acc_true, color=CLEAN_COLOR, lw=1.8, ls="--", label="predicts the true label")
-        if num_classes:
-            ax.axhline(1 / num_classes, color=OKABE_ITO["grey"], lw=1, ls=":", label="chance (1/K)")
-        ax.set_title(f"{_pct(rate)} symmetric noise")
-        ax.set_xlabel("epoch")
-        ax.set_ylim(-0.02, 1.02)
-    axes[0, 0].set_ylabel("share of flipped training samples")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
-    fig.suptitle(title or "Flipped samples: first predicted as their true class, then memorised with the wrong label")
+    frame = curves.copy()
+    frame["affine"] = _theory.symmetric_noisy_accuracy(frame["test_acc"].to_numpy(), rate, num_classes)
+    fig, axes = new_axes(width=6.2, height=3.7)
+    ax = axes[0, 0]
+    ce = loss_color("ce")
+    sns.lineplot(frame, x="epoch", y="test_acc", errorbar=BAND, ax=ax, color=ce, lw=2,
+                 label="test accuracy (clean labels)")
+    sns.lineplot(frame, x="epoch", y="val_acc", errorbar=BAND, ax=ax, color=OKABE_ITO["blue"], lw=2,
+                 label="validation accuracy (noisy labels)")
+    sns.lineplot(frame, x="epoch", y="affine", errorbar=None, ax=ax, color=OKABE_ITO["black"], lw=1.2,
+                 ls=(0, (2, 2)), label=f"affine map of the test accuracy: {rate:g}/(K-1) + acc (1 - {rate:g}K/(K-1))")
+    if selected_epochs is not None:
+        for e in selected_epochs:
+            ax.axvline(e, color=OKABE_ITO["blue"], lw=0.8, ls=":", alpha=0.8)
+    ax.set(xlabel="epoch  (dotted verticals: the epoch each seed's noisy validation picks)",
+           ylabel="accuracy", ylim=(0, 1))
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title(title or f"{rate:.0%} symmetric noise: the noisy validation curve follows the clean test curve",
+                 fontsize=10)
     return fig

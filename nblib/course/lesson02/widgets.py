@@ -1,15 +1,13 @@
-"""Widget of lesson 2: move p_y and watch the logit gradients of CCE and MAE.
+"""Widget of lesson 2: drag p_y and watch the logit gradients of CCE and MAE follow.
 
-The update function is :func:`nblib.plots.gradients.logit_gradient_view` (a plain, unit-tested
-function); one update is two tiny autograd calls and a bar chart (~0.1 s with the figure drawn),
-so the slider redraws when it is released.
+The figure is a :class:`~nblib.course.lesson02.figures.GradientExplorer`, built once: a move computes
+the two gradients with autograd and re-renders only the bars and the title into a PNG
+(``interact_png``), fast enough to update while the slider is dragged.
 """
 from __future__ import annotations
 
-from functools import partial
-
-from .figures import logit_gradient_view
-from ..widgets import interact_figure, slider
+from .figures import GradientExplorer
+from ..widgets import interact_png, slider
 
 __all__ = ["gradient_explorer"]
 
@@ -18,8 +16,7 @@ P_RANGE = (0.01, 0.99)   # p_y in (0, 1); the ends are excluded (log 0, and 0/0 
 
 
 def gradient_explorer(num_classes: int = 10, p_y: float = 0.1):
-    """A p_y slider above :func:`logit_gradient_view` for ``num_classes`` classes."""
-    s = slider("p_y", p_y, *P_RANGE, 0.01, slow=True)
+    """A p_y slider above a live :class:`GradientExplorer` for ``num_classes`` classes."""
+    s = slider("p_y", p_y, *P_RANGE, 0.01)
     s.layout.width = SLIDER_WIDTH       # a long track: p_y is the only control
-    controls = {"p_y": s}
-    return interact_figure(partial(logit_gradient_view, num_classes=num_classes), controls)
+    return interact_png(GradientExplorer(num_classes).png, {"p_y": s})

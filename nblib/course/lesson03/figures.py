@@ -1,18 +1,22 @@
 """Figures of lesson 3: the generalized cross entropy Lq and truncated Lq (Zhang & Sabuncu 2018).
 
-Closed forms plotted here, as functions of p_y (the model's probability of the *given* label):
+As functions of p_y (the model's probability of the *given* label), from ``nblib.losses``:
 
     Lq(p_y)        = (1 - p_y^q) / q            q in (0, 1];  q -> 0: -log p_y (CE);  q = 1: 1 - p_y (MAE)
-                   = -BoxCox_q(p_y),  BoxCox_q(x) = (x^q - 1) / q  -> log x as q -> 0
     weight(p_y)    = p_y^q                      dLq/dtheta = p_y^q * dCE/dtheta
     L_trunc(p_y)   = Lq(k) if p_y <= k else Lq(p_y)      (truncated Lq, paper k = 0.5)
 
-Per sample, the gradient with respect to the logits z is  dLq/dz = p_y^q (p - e_y), so its norm is
-p_y^q ||p - e_y||: CE's norm scaled by the weight. The figures use these closed forms on NumPy
-arrays, fast enough for a slider; ``tests/test_lesson03_helpers.py`` checks them against the
-autograd losses of ``nblib.losses``.
+and the theory's ranges and bounds from ``nblib.theory``. Figures draw what those compute.
 
-Colours: losses from :func:`nblib.plots.style.loss_style` (CE, MAE, GCE, TGCE the same in every
+- ``LqExplorer``: the q slider (loss, weight, a real batch's gradient split), blitted;
+- ``theory_figure``: the class-sum range of Lq and truncated Lq, and Theorem 1's bound, against q;
+- ``accuracy_vs_q_figure``: the q sweep over seeds (seaborn): test accuracy, flipped and clean fits;
+- ``RunExplorer``: the slider over the sweep's runs, their learning curves per seed, blitted;
+- ``TruncationExplorer``: the threshold-k slider over a model's p_y, blitted;
+- ``pruning_figure``: truncated Lq against plain Lq over seeds, and one run's pruning traced;
+- ``decision_boundary_figure``: the 2-D playground.
+
+Colours: losses from :func:`nblib.course.style.loss_style` (CE, MAE, GCE, TGCE the same in every
 lesson), clean samples ``CLEAN_COLOR``, flipped samples ``FLIPPED_COLOR``.
 """
 from __future__ import annotations
@@ -22,16 +26,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
+from ... import theory
 from ..._checks import check_in_range
 from ...losses import analytic_weight, loss_of_p
 from ...noise import detection_scores
-from ..figures import confusion_matrix, transition_heatmap
 from ..widgets import LiveFigure, live_figure
-from ..style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_style, use_style
+from ..style import CLEAN_COLOR, FLIPPED_COLOR, OKABE_ITO, loss_style, new_axes, use_style
 
-__all__ = ["P_MIN", "LqExplorer",
-           "lq_explorer_figure", "accuracy_vs_q_figure", "trained_run_figure", "truncation_figure",
-           "pruning_figure", "decision_boundary_figure"]
+__all__ = ["P_MIN", "LqExplorer", "lq_explorer_figure", "theory_figure", "accuracy_vs_q_figure", "RunExplorer",
+           "TruncationExplorer", "truncation_figure", "pruning_figure", "decision_boundary_figure"]
 
 P_MIN = 1e-3            # left end of the p_y axis of the curve plots (CE is infinite at 0)
 CURVE_POINTS = 200      # points per curve: smooth, and cheap to redraw
@@ -40,6 +43,8 @@ HIST_BINS = 20          # bins of the p_y histograms
 HIST_HEADROOM = 1.6     # histogram axis height / tallest bar: keeps the bars in the lower part
 PANEL_W, PANEL_H = 3.7, 3.0
 CLASS_COLORS = [OKABE_ITO[c] for c in ("orange", "sky", "green", "yellow", "purple", "blue", "vermillion")]
+BAND = ("sd", 1)        # seaborn's errorbar: mean +- one standard deviation over seeds
+THEORY_QS = np.linspace(0.05, 1.0, 39)   # the q grid of the theory figure (steps of 0.025)
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -195,127 +200,239 @@ def _flipped_share(grad_norm: np.ndarray, flipped: np.ndarray) -> float:
     return float(grad_norm[flipped].sum() / total) if total > 0 else float("nan")
 
 
-def _sweep_x(run) -> float:
-    """Where a sweep run sits on the q axis: CE at its limit q = 0, MAE at q = 1."""
-    return 0.0 if run.loss == "ce" else (1.0 if run.loss == "mae" else run.q)
-
-
-def accuracy_vs_q_figure(results: dict, noise_rate: float | None = None, dataset: str = "mnist1d"):
-    """Accuracy vs q for a sweep (label -> run with .loss, .q, .history): the hump between CE and MAE.
-
-    Left: final and best test accuracy (CE drawn at its limit q = 0, MAE at q = 1). Right: why the
-    ends are worse: memorised flipped labels (left end) and clean training accuracy (right end).
-    """
-    runs = sorted(results.values(), key=_sweep_x)
-    x = np.array([_sweep_x(r) for r in runs])
-    final = np.array([r.final_test_acc for r in runs])
-    best = np.array([r.best_test_acc for r in runs])
-    memorised = np.array([r.history.flipped_acc_noisy[-1] for r in runs])
-    clean = np.array([r.history.clean_acc[-1] for r in runs])
-    fig, (ax1, ax2) = _figure(2, width=4.4, height=3.3, bottom=0.16, top=0.8, left=0.09)
-    gce = loss_style("gce")
-    ax1.plot(x, 100 * final, "o-", color=gce["color"], label="final epoch")
-    ax1.plot(x, 100 * best, "s--", color=gce["color"], alpha=0.5, label="best epoch")
-    for r, xi, f in zip(runs, x, final):
-        if r.loss in ("ce", "mae"):
-            ax1.plot(xi, 100 * f, "o", ms=10, color=loss_style(r.loss)["color"], zorder=3)
-            ax1.annotate(r.loss.upper(), (xi, 100 * f), xytext=(6, -12), textcoords="offset points", fontsize=8)
-    i = int(np.argmax(final))
-    ax1.annotate(f"best: q = {x[i]:.2g}", (x[i], 100 * final[i]), xytext=(0, -16), textcoords="offset points",
-                 ha="center", fontsize=8)
-    ax1.set(xlabel="q   (0 = CE limit, 1 = MAE)", ylabel="test accuracy (%)", xlim=(-0.05, 1.05),
-            title="Accuracy vs q: a hump between CE and MAE")
-    ax1.legend(fontsize=8, loc="lower center")
-    ax2.plot(x, 100 * memorised, "o-", color=FLIPPED_COLOR, label="flipped samples fitted to wrong label")
-    ax2.plot(x, 100 * clean, "s-", color=CLEAN_COLOR, label="clean training samples fitted")
-    ax2.set(xlabel="q   (0 = CE limit, 1 = MAE)", ylabel="training samples (%)", xlim=(-0.05, 1.05),
-            ylim=(0, 105), title="small q memorises, large q underfits")
-    ax2.legend(fontsize=8, loc="center right")
-    noise = f" ({100 * noise_rate:.0f}% symmetric noise)" if noise_rate is not None else ""
-    fig.suptitle(f"Generalized cross entropy on {dataset}{noise}, after the last epoch", fontsize=10)
+def theory_figure(num_classes: int = 10, rates=(0.2, 0.4, 0.6), k: float = 0.5, qs=THEORY_QS):
+    """The theory against q (``nblib.theory``), log scales. Left: the width of the class-sum range,
+    max - min over all predictions of sum_k L(f(x), k) (0 for a symmetric loss), for Lq and for
+    truncated Lq with threshold ``k``. Right: Theorem 1's bound on the clean excess risk of the
+    noisy-risk minimiser under symmetric noise at each rate, and truncated Lq's at the middle rate.
+    Both vanish for Lq at q = 1 (MAE), off the log scale. Returns the Figure."""
+    fig, axes = new_axes(2, width=4.4, height=3.5)
+    left, right = axes[0]
+    q = np.asarray(qs)[np.asarray(qs) < 1]
+    gce, tgce = loss_style("gce")["color"], loss_style("tgce")["color"]
+    width = lambda **kw: [np.subtract(*theory.class_sum_bounds(num_classes, x, **kw)[::-1]) for x in q]  # noqa: E731
+    left.plot(q, width(), color=gce, lw=2, label="Lq: $(K^{1-q} - 1)/q$")
+    left.plot(q, width(k=k), color=tgce, lw=2, label=f"truncated Lq, k = {k:g}: $L_q(k)$")
+    left.set(xlabel="q", ylabel="max - min of the class sum", yscale="log", xlim=(0, 1),
+             title="How far from symmetric (0 = symmetric)")
+    left.legend(fontsize=8)
+    for i, rate in enumerate(rates):
+        right.plot(q, [theory.uniform_noise_bound(num_classes, x, rate) for x in q], color=gce, lw=2,
+                   ls=("-", "--", ":")[i % 3], label=f"Lq, noise rate {rate:g}")
+    mid = rates[len(rates) // 2]
+    right.plot(q, [theory.uniform_noise_bound(num_classes, x, mid, k=k) for x in q], color=tgce, lw=2,
+               label=f"truncated Lq (k = {k:g}), rate {mid:g}")
+    right.set(xlabel="q", ylabel="bound on $R(\\hat f) - R(f^*)$", yscale="log", xlim=(0, 1),
+              title="Theorem 1: the bound shrinks as q \u2192 1")
+    right.legend(fontsize=7)
+    fig.suptitle(f"Lq's distance from a symmetric loss, and what it costs under symmetric noise (K = {num_classes})",
+                 fontsize=10)
     return fig
 
 
-def trained_run_figure(label: str, run, y_test, num_classes: int, reference=None):
-    """One cached run of the sweep: learning curves and the test confusion matrix.
+def _with_q(frame):
+    """The sweep's rows on the q axis (CE at 0, MAE at 1), without truncated Lq (a variant, not a q)."""
+    from .experiments import q_position
 
-    run: has .history (nblib.train.History) and .test_pred (predicted test classes).
-    reference: an optional CE run drawn faintly for comparison.
-    """
-    h = run.history
-    style = loss_style("ce" if run.loss == "ce" else "mae" if run.loss == "mae" else "gce")
-    fig, (ax1, ax2) = _figure(2, width=4.2, height=3.4, left=0.08, wspace=0.25, bottom=0.15, top=0.82)
-    if reference is not None and reference is not run:
-        ax1.plot(reference.history.epoch, 100 * np.asarray(reference.history.test_acc), lw=1, alpha=0.45,
-                 label="CE test (for reference)", **loss_style("ce"))
-    ax1.plot(h.epoch, 100 * np.asarray(h.test_acc), lw=2.2, label="test accuracy", color=style["color"])
-    ax1.plot(h.epoch, 100 * np.asarray(h.clean_acc), ls="--", color=CLEAN_COLOR, label="clean train fitted")
-    ax1.plot(h.epoch, 100 * np.asarray(h.flipped_acc_noisy), ls=":", lw=2, color=FLIPPED_COLOR,
-             label="flipped fitted to wrong label")
-    ax1.set(xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 100),
-            title=f"{label}: test {100 * h.test_acc[-1]:.1f}%, memorised {100 * h.flipped_acc_noisy[-1]:.0f}%")
-    ax1.legend(fontsize=7, loc="center right")
-    C = confusion_matrix(y_test, run.test_pred, num_classes)
-    transition_heatmap(C, ax=ax2, annot=False)
-    ax2.set(xlabel="predicted class", ylabel="true class", title="test confusion matrix (rows sum to 1)")
-    fig.suptitle(f"Cached run {label}: learning curves and where its test errors go", fontsize=10)
+    frame = frame[frame["loss"] != "tgce"].copy()
+    frame["q"] = [q_position(lab) for lab in frame["loss"]]
+    return frame
+
+
+def accuracy_vs_q_figure(result, title: str | None = None):
+    """The q sweep over seeds (one noise setting; CE drawn at its limit q = 0, MAE at q = 1), mean and
+    +-1 sd error bars. Left: final and best test accuracy. Right: why the ends differ: the flipped
+    training samples fitted to their wrong label, and the clean ones fitted. Returns the Figure."""
+    import pandas as pd
+    import seaborn as sns
+
+    frame = _with_q(result.frame())
+    clean = {(r["label"]["loss"], r["config"]["seed"]): r["history"]["clean_acc"][-1] for r in result.results}
+    frame["clean_fit"] = [clean[(lab, seed)] for lab, seed in zip(frame["loss"], frame["seed"])]
+    long = pd.concat([frame.assign(what=w, value=100 * frame[m]) for w, m in
+                      (("final epoch", "final_test_acc"), ("best epoch", "best_test_acc"),
+                       ("flipped fitted to the wrong label", "final_flipped_acc_noisy"),
+                       ("clean fitted", "clean_fit"))])
+    fig, axes = new_axes(2, width=4.4, height=3.4)
+    left, right = axes[0]
+    gce = loss_style("gce")["color"]
+    sns.lineplot(long[long.what.isin(["final epoch", "best epoch"])], x="q", y="value", style="what", color=gce,
+                 markers=True, dashes={"final epoch": "", "best epoch": (3, 2)}, errorbar=BAND, err_style="bars",
+                 ax=left, err_kws={"capsize": 3})
+    for name, x in (("ce", 0.0), ("mae", 1.0)):
+        y = 100 * frame.loc[frame["loss"] == name, "final_test_acc"].mean()
+        left.plot(x, y, "o", ms=9, color=loss_style(name)["color"], zorder=3)
+        left.annotate(name.upper(), (x, y), xytext=(6, -12), textcoords="offset points", fontsize=8)
+    left.set(xlabel="q   (0 = CE limit, 1 = MAE)", ylabel="test accuracy (%)", xlim=(-0.05, 1.05),
+             title="Test accuracy vs q")
+    left.legend(title=None, fontsize=8, loc="lower center")
+    sns.lineplot(long[~long.what.isin(["final epoch", "best epoch"])], x="q", y="value", hue="what", markers=True,
+                 style="what", palette={"flipped fitted to the wrong label": FLIPPED_COLOR, "clean fitted": CLEAN_COLOR},
+                 errorbar=BAND, err_style="bars", ax=right, err_kws={"capsize": 3})
+    right.set(xlabel="q   (0 = CE limit, 1 = MAE)", ylabel="training samples (%)", xlim=(-0.05, 1.05),
+              ylim=(0, 105), title="Training samples fitted at the last epoch")
+    right.legend(title=None, fontsize=8, loc="center left")
+    fig.suptitle(title or "Generalized cross entropy after the last epoch (mean and \u00b11 sd over seeds)",
+                 fontsize=10)
     return fig
 
 
-def truncation_figure(k: float, q: float, p_y, flipped):
-    """Truncated Lq with threshold k: the loss curve, and which training samples a prune at k drops.
+class RunExplorer:
+    """The slider over the sweep's runs: the learning curves of one run, every seed drawn thin and the
+    mean thick: test accuracy, clean training samples fitted, flipped ones fitted to their wrong label;
+    CE's mean test accuracy faintly for reference. Built once; ``png(label)`` moves only the curves
+    and the title (blitting)."""
 
-    p_y, flipped: probability of the given label for each training sample (from a trained model) and
-    the flipped mask. Samples with p_y <= k would get weight 0 in the next pruning step.
-    """
-    check_in_range("k", k, 0, 1, lo_open=True, hi_open=True)
-    check_in_range("q", q, 0, 1, lo_open=True)
-    p_y, flipped = _as_p(p_y), np.asarray(flipped, dtype=bool)
-    grid = np.linspace(P_MIN, 1, CURVE_POINTS)
-    fig, (ax1, ax2) = _figure(2, width=4.3, height=3.3, left=0.08, wspace=0.25)
-    ax1.axvspan(0, k, color="0.85", alpha=0.6, lw=0)
-    ax1.text(k / 2, 0.8 * LOSS_YMAX / 2, "pruned:\nconstant loss,\nzero gradient", ha="center", va="top", fontsize=8)
-    ax1.plot(grid, _lq(grid, q), lw=1, label=f"$L_q$, q={q:.2g}", **{**loss_style("gce"), "ls": "--"})
-    ax1.plot(grid, loss_of_p("tgce", grid, q=q, k=k), lw=2.5, label=f"truncated $L_q$, k={k:.2f}", **loss_style("tgce"))
-    ax1.set(xlim=(0, 1), ylim=(0, LOSS_YMAX / 2), xlabel="$p_y$ (probability of the given label)",
-            ylabel="loss per sample (nats)", title=f"truncation at k={k:.2f}: $L_q(k)$ = {float(_lq(k, q)):.3f}")
-    ax1.legend(fontsize=8, loc="upper right")
-    bins = np.linspace(0, 1, HIST_BINS + 1)
-    for mask, color, name in ((~flipped, CLEAN_COLOR, "clean"), (flipped, FLIPPED_COLOR, "flipped")):
-        counts, _ = np.histogram(p_y[mask], bins=bins)
-        ax2.stairs(counts, bins, fill=True, alpha=0.45, color=color, label=f"{name} ({mask.sum()})")
-        ax2.stairs(counts, bins, color=color, lw=1)
-    ax2.axvline(k, color="black", lw=1.5)
-    s = detection_scores(p_y <= k, flipped)
-    ax2.set(xlim=(0, 1), xlabel="$p_y$ of the given label (trained model)", ylabel="training samples",
-            title=f"pruning {s['n_flagged']}: precision {100 * s['precision']:.0f}%, recall {100 * s['recall']:.0f}%")
-    ax2.set_yscale("log")
-    ax2.legend(fontsize=8, loc="upper center")
-    fig.suptitle("Truncated $L_q$: samples left of k are pruned; most of them are the flipped ones", fontsize=10)
-    return fig
+    METRICS = (("test_acc", "test accuracy", None), ("clean_acc", "clean training samples fitted", CLEAN_COLOR),
+               ("flipped_acc_noisy", "flipped ones fitted to their wrong label", FLIPPED_COLOR))
+
+    def __init__(self, result, reference: str = "ce"):
+        self.curves = {}
+        for r in result.results:
+            h = r["history"]
+            self.curves.setdefault(r["label"]["loss"], []).append(
+                {m: 100 * np.asarray(h[m], dtype=float) for m, _, _ in self.METRICS} | {"epoch": np.asarray(h["epoch"])})
+        self.labels = list(self.curves)
+        if reference not in self.curves:
+            raise ValueError(f"reference must be a run of the result ({', '.join(self.labels)}), got {reference!r}")
+        n_seeds = max(len(v) for v in self.curves.values())
+        self.fig, ((ax,),) = live_figure(1, width=6.4, height=3.5, left=0.1, right=0.7, bottom=0.15, top=0.86)
+        ref = self.curves[reference]
+        ax.plot(ref[0]["epoch"], np.mean([c["test_acc"] for c in ref], axis=0), lw=1.2, alpha=0.45,
+                label=f"{reference.upper()} test accuracy (mean)", **loss_style(reference))
+        self.lines = {}
+        for m, name, colour in self.METRICS:
+            thin = [ax.plot([], [], lw=0.8, alpha=0.5, color=colour or "black")[0] for _ in range(n_seeds)]
+            thick = ax.plot([], [], lw=2.2, color=colour or "black", label=name)[0]
+            self.lines[m] = (thin, thick)
+        end = max(len(c["epoch"]) for v in self.curves.values() for c in v)
+        ax.set(xlim=(0, end + 1), ylim=(0, 101), xlabel="epoch", ylabel="% (thin: seeds, thick: mean)")
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        self.title = ax.set_title(" ", fontsize=10)
+        dynamic = [ln for thin, thick in self.lines.values() for ln in (*thin, thick)] + [self.title]
+        self.live = LiveFigure(self.fig, dynamic, self._move)
+
+    def _move(self, label: str) -> None:
+        if label not in self.curves:
+            raise ValueError(f"unknown run {label!r}; choose one of: {', '.join(self.labels)}")
+        runs = self.curves[label]
+        colour = loss_style(label)["color"]
+        for m, _, fixed in self.METRICS:
+            thin, thick = self.lines[m]
+            for i, ln in enumerate(thin):
+                ln.set_data((runs[i]["epoch"], runs[i][m]) if i < len(runs) else ([], []))
+                ln.set_color(fixed or colour)
+            thick.set_data(runs[0]["epoch"], np.mean([r[m] for r in runs], axis=0))
+            thick.set_color(fixed or colour)
+        final = np.mean([r["test_acc"][-1] for r in runs])
+        fitted = np.mean([r["flipped_acc_noisy"][-1] for r in runs])
+        self.title.set_text(f"{label}: final test accuracy {final:.1f}%, flipped fitted {fitted:.0f}% "
+                            f"(mean of {len(runs)} seeds)")
+
+    def draw(self, label: str):
+        """Show ``label``'s run; return the figure."""
+        return self.live.draw(label=label)
+
+    def png(self, label: str) -> bytes:
+        """PNG bytes of the figure showing ``label``'s run, re-rendering only its curves and title."""
+        return self.live.png(label=label)
 
 
-def pruning_figure(trace, histories: dict):
-    """Training with the pruning schedule: test accuracy beside GCE/CE, and pruning quality per epoch.
+class TruncationExplorer:
+    """The threshold-k slider: truncated Lq's loss curve at k, and which training samples a pruning step
+    at k would drop, from the probabilities ``p_y`` a model gives their labels and the ``flipped`` mask
+    (``source`` names the model in the axis label). Built once; ``png(k)`` moves only the k-dependent
+    artists (blitting)."""
 
-    trace: a record with lists .epoch, .n_pruned, .precision, .recall (see
-    ``nblib.widgets.gce.PruningTrace``); histories: label -> History drawn in the left panel.
-    """
-    fig, (ax1, ax2) = _figure(2, width=4.3, height=3.3, left=0.08, wspace=0.28)
-    for label, h in histories.items():
-        ax1.plot(h.epoch, 100 * np.asarray(h.test_acc), label=label, lw=2, **loss_style(label))
-    for e in trace.refresh_epochs:
+    def __init__(self, p_y, flipped, q: float = 0.7, source: str = "a trained model"):
+        check_in_range("q", q, 0, 1, lo_open=True)
+        self.p_y, self.flipped, self.q = _as_p(p_y), np.asarray(flipped, dtype=bool), q
+        if self.p_y.shape != self.flipped.shape:
+            raise ValueError("p_y and flipped must have the same shape")
+        self.grid = np.linspace(P_MIN, 1, CURVE_POINTS)
+        self.fig, ((ax1, ax2),) = live_figure(2, width=4.3, height=3.3, left=0.08, right=0.98, wspace=0.28,
+                                             bottom=0.16, top=0.8)
+        self.span = ax1.axvspan(0, 0.5, color="0.85", alpha=0.6, lw=0)
+        self.span_text = ax1.text(0.25, 0.8 * LOSS_YMAX / 2, "pruned:\nconstant loss,\nzero gradient", ha="center",
+                                  va="top", fontsize=8)
+        ax1.plot(self.grid, _lq(self.grid, q), lw=1, label=f"$L_q$, q={q:.2g}", **{**loss_style("gce"), "ls": "--"})
+        (self.curve,) = ax1.plot(self.grid, self.grid, lw=2.5, label="truncated $L_q$", **loss_style("tgce"))
+        ax1.set(xlim=(0, 1), ylim=(0, LOSS_YMAX / 2), xlabel="$p_y$ (probability of the given label)",
+                ylabel="loss per sample (nats)")
+        ax1.legend(fontsize=8, loc="upper right")
+        self.title1 = ax1.set_title(" ", fontsize=10)
+        bins = np.linspace(0, 1, HIST_BINS + 1)
+        for mask, color, name in ((~self.flipped, CLEAN_COLOR, "clean"), (self.flipped, FLIPPED_COLOR, "flipped")):
+            counts, _ = np.histogram(self.p_y[mask], bins=bins)
+            ax2.stairs(counts, bins, fill=True, alpha=0.45, color=color, label=f"{name} ({mask.sum()})")
+            ax2.stairs(counts, bins, color=color, lw=1)
+        self.kline = ax2.axvline(0.5, color="black", lw=1.5)
+        ax2.set(xlim=(0, 1), xlabel=f"$p_y$ of the given label ({source})", ylabel="training samples (log scale)",
+                yscale="log")
+        ax2.legend(fontsize=8, loc="upper center")
+        self.title2 = ax2.set_title(" ", fontsize=10)
+        self.fig.suptitle("Truncated $L_q$: samples left of k are pruned; most of them are the flipped ones",
+                          fontsize=10)
+        self.live = LiveFigure(self.fig, [self.span, self.span_text, self.curve, self.title1, self.kline, self.title2],
+                               self._move)
+
+    def scores(self, k: float) -> dict:
+        """Precision and recall of a pruning step at k against the flipped mask (``noise.detection_scores``)."""
+        return detection_scores(self.p_y <= k, self.flipped)
+
+    def _move(self, k: float) -> None:
+        check_in_range("k", k, 0, 1, lo_open=True, hi_open=True)
+        self.span.set_x(0)
+        self.span.set_width(k)
+        self.span_text.set_x(k / 2)
+        self.curve.set_ydata(loss_of_p("tgce", self.grid, q=self.q, k=k))
+        self.title1.set_text(f"truncation at k={k:.2f}: $L_q$(k) = {float(_lq(k, self.q)):.3f}")
+        self.kline.set_xdata([k, k])
+        s = self.scores(k)
+        self.title2.set_text(f"pruning {s['n_flagged']}: precision {100 * s['precision']:.0f}%, "
+                             f"recall {100 * s['recall']:.0f}%")
+
+    def draw(self, k: float):
+        """Move to threshold ``k``; return the figure."""
+        return self.live.draw(k=k)
+
+    def png(self, k: float) -> bytes:
+        """PNG bytes at threshold ``k``, re-rendering only what k moves."""
+        return self.live.png(k=k)
+
+
+def truncation_figure(k: float, q: float, p_y, flipped, source: str = "a trained model"):
+    """One position of the threshold-k slider as a figure (see :class:`TruncationExplorer`)."""
+    return TruncationExplorer(p_y, flipped, q, source).draw(k)
+
+
+def pruning_figure(curves, shares, flipped_fraction: float, labels=("gce q=0.7", "tgce"), first_epoch: int = 20):
+    """Truncated Lq against plain Lq over seeds. Left: test accuracy per epoch from ``first_epoch`` on
+    (``curves`` = ``SweepResult.curves("test_acc")``, the runs ``labels``; mean and +-1 sd band), the
+    pruning epochs dotted. Right: the share of training samples each pruning step pruned, one line per
+    seed (``shares``: seed, epoch, share; ``experiments.pruned_shares``), beside the share of flipped
+    labels. Returns the Figure."""
+    import seaborn as sns
+
+    fig, axes = new_axes(2, width=4.3, height=3.3)
+    ax1, ax2 = axes[0]
+    frame = curves[curves["loss"].isin(labels) & (curves["epoch"] >= first_epoch)].assign(
+        acc=lambda f: 100 * f["test_acc"])
+    sns.lineplot(frame, x="epoch", y="acc", hue="loss", palette={lab: loss_style(lab)["color"] for lab in labels},
+                 errorbar=BAND, ax=ax1, lw=2)
+    for e in sorted(set(shares["epoch"])):
         ax1.axvline(e, color="0.6", lw=0.8, ls=":")
-    ax1.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy (dotted: pruning steps)")
-    ax1.legend(fontsize=8, loc="lower right")
-    ax2.plot(trace.epoch, 100 * np.asarray(trace.precision), "o-", ms=3, color=FLIPPED_COLOR,
-             label="precision: pruned that were flipped")
-    ax2.plot(trace.epoch, 100 * np.asarray(trace.recall), "s--", ms=3, color=OKABE_ITO["purple"],
-             label="recall: flipped that were pruned")
-    ax2.plot(trace.epoch, 100 * np.asarray(trace.pruned_share), "-", color="0.4", label="training samples pruned")
-    ax2.set(xlabel="epoch", ylabel="%", ylim=(0, 105), title="pruned samples are mostly flipped ones")
-    ax2.legend(fontsize=7, loc="center left")
-    fig.suptitle("Truncated $L_q$ with the pruning schedule", fontsize=10)
+    ax1.set(xlabel="epoch", ylabel="test accuracy (%)", title=f"test accuracy from epoch {first_epoch} (dotted: pruning)")
+    ax1.legend(title=None, fontsize=8, loc="lower left")
+    tgce = loss_style("tgce")["color"]
+    for seed, g in shares.groupby("seed"):
+        ax2.plot(g["epoch"], 100 * g["share"], "o-", ms=4, color=tgce, alpha=0.8, label="pruned, one line per seed"
+                 if seed == shares["seed"].min() else None)
+    ax2.axhline(100 * flipped_fraction, color=FLIPPED_COLOR, ls=":", lw=1.5, label="share of flipped labels")
+    ax2.set(xlabel="epoch of the pruning step", ylabel="training samples (%)", ylim=(0, 100),
+            xlim=(first_epoch, curves["epoch"].max() + 1), title="how much each pruning step drops")
+    ax2.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Truncated $L_q$ with the pruning schedule (left: mean and \u00b11 sd over seeds)", fontsize=10)
     return fig
 
 
