@@ -15,6 +15,7 @@ import torch
 
 import nblib
 from nblib import sweep
+from nblib.sweep.cache import bundle_path, write_bundle
 from nblib.train import fit_batched, supports_batched
 
 CPU = "cpu"
@@ -294,6 +295,19 @@ def test_a_vmap_result_is_replayed_exactly_with_its_stack(tmp_path):
     again = sweep.recompute(res.results[2], root=tmp_path)
     assert again["engine"] == "vmap" and sweep.same_result(again, res.results[2])
     assert "estimation_error" in again["metrics"]
+
+
+def test_a_vmap_result_is_replayed_from_the_bundle_alone(tmp_path):
+    """An installed nblib (Colab) ships the grids' bundles, not their cache folders."""
+    g = sweep.Grid("rep", dataset="digits", losses=("ce", "gce"), noise=("sym 0.4",),
+                   seeds=(0,), epochs=2, grad_clip=1.0)
+    res = sweep.run_grid(g, root=tmp_path / "work", engine="vmap", progress=False)
+    shipped = tmp_path / "shipped"
+    write_bundle(res.results, bundle_path(shipped, "rep"))
+    again = sweep.recompute(res.results[1], root=shipped)
+    assert sweep.same_result(again, res.results[1])
+    with pytest.raises(FileNotFoundError, match="members of the stack"):
+        sweep.recompute(res.results[1], root=tmp_path / "empty_root_with_nothing")
 
 
 def test_fit_batched_refuses_models_it_cannot_batch():

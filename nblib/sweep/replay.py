@@ -13,7 +13,7 @@ import numpy as np
 
 from .._device import torch_threads
 from ..train import History
-from .cache import ResultCache, validate_result, default_root
+from .cache import ResultCache, bundle_path, default_root, read_bundle, validate_result
 from .run import run_one, run_stack
 
 
@@ -47,14 +47,22 @@ def recompute(results, *, root=None, grid: str | None = None, device="cpu", thre
 
 
 def _stack_configs(keys: list[str], root, grid: str | None, key: str) -> list[dict]:
+    """The configs of a stack's members, in stack order, from the cache folders under ``root`` or,
+    where only the grids' bundles are there (an installed nblib, e.g. on Colab), from the bundles."""
     root = Path(root or default_root())
-    folders = [root / grid] if grid else sorted(p for p in root.iterdir() if p.is_dir())
+    folders = [root / grid] if grid else sorted(p for p in root.glob("*") if p.is_dir())
     for folder in folders:
         cache = ResultCache(folder)
         if all(k in cache for k in keys):
             return [cache.load(k)["config"] for k in keys]
+    bundles = [bundle_path(root, grid)] if grid else sorted(root.glob("*.json.gz"))
+    for path in bundles:
+        if path.exists():
+            stored = read_bundle(path)
+            if all(k in stored for k in keys):
+                return [stored[k]["config"] for k in keys]
     raise FileNotFoundError(f"the {len(keys)} members of the stack of run {key[:12]}... are not all stored "
-                            f"under {root}; cannot replay it")
+                            f"under {root} (cache folders or bundles); cannot replay it")
 
 
 def same_result(a: dict, b: dict, rtol: float = 0.0) -> bool:
