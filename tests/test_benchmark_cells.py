@@ -73,13 +73,18 @@ def test_benchmark_figures_and_tables(stored):
     assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["noise (kind and rate)"] * 2
     rank = bench.ranking(frame)
     assert list(rank.columns[-2:]) == ["mean rank", "mean accuracy (%)"] and rank["mean rank"].is_monotonic_increasing
+    assert rank.columns[0] == "sym 0 (clean)" and "sym 0" not in rank.columns     # ranked apart, not averaged in
     paper = bench.paper_tables()
     c10 = next(t for k, t in paper.items() if k.startswith("CIFAR-10,"))
     assert c10.loc["GCE", "sym 0.4"] == 87.13 and c10.attrs["std"].loc["GCE", "sym 0.4"] == 0.22
     cmp = bench.paper_comparison(frame, c10)
-    assert set(cmp["loss"]) == {"ce", "forward(T)", "gce", "sce"} and len(cmp) == 4 * 8
+    # the paper's "Forward" (true or estimated T: the table does not say) beside both of ours
+    assert set(cmp["loss"]) == {"ce", "forward(T)", "forward(T-hat)", "gce", "sce"} and len(cmp) == 5 * 8
+    assert set(cmp.loc[cmp["loss"].str.startswith("forward"), "paper row"]) == {"Forward"}
+    assert (cmp["paper sd"] > 0).all() and (cmp["ours sd"] >= 0).all()
     fig2 = bench.paper_comparison_plot(frame, c10)
     assert fig2.axes[0].get_ylabel() == "test accuracy (%)"
+    assert [ax.get_ylim() for ax in fig2.axes[:2]] == [(0, 100)] * 2 and len(fig2.legends) == 1
     matplotlib.pyplot.close("all")
 
 
@@ -125,11 +130,19 @@ def test_paper_claims_are_judged_per_seed_and_never_raise(stored, monkeypatch):
     judged = pc.check("mae_underfits", digits)            # MAE does not underfit digits in 80 epochs
     assert len(judged) == 1 and not judged[0].held
     assert all(c.held for c in pc.check("gce_beats_ce", digits)) and len(pc.check("gce_beats_ce", digits)) == 4
+    assert pc.beat_margin(digits) == 0.03 and pc.beat_margin(stored["mnist1d-classroom"]) == 0.01
     table = pc.claims_table({"digits": digits}, next(t for k, t in bench.paper_tables().items() if k.startswith("CIFAR-10,")))
     assert list(table.index) == list(pc.PAPER_CLAIMS.values())
-    assert table.loc[pc.PAPER_CLAIMS["gce_beats_ce"], "digits"] == "held (4/4)"
-    assert table.loc[pc.PAPER_CLAIMS["gce_beats_ce"], "paper (CIFAR-10)"] == "held (4/4)"
-    assert table.loc[pc.PAPER_CLAIMS["ce_gap"], "paper (CIFAR-10)"] == ""
+    assert list(table.columns) == ["digits", "digits (noisy-val choice)", "paper (CIFAR-10)"]
+    row = lambda key: table.loc[pc.PAPER_CLAIMS[key]]  # noqa: E731
+    assert row("gce_beats_ce")["digits"].startswith("held 4/4 (weakest +") and "margin 3.0" in row("gce_beats_ce")["digits"]
+    assert row("gce_beats_ce")["paper (CIFAR-10)"].startswith("held 4/4")
+    # the paper's forward beats CE by 1.1 points on average against a 1-point margin: the table says so
+    assert row("forward_asym")["paper (CIFAR-10)"] == "held (+1.1; margin 1.0)"
+    assert row("ce_gap")["paper (CIFAR-10)"] == "" and row("ce_gap")["digits (noisy-val choice)"] == ""
+    assert row("ce_gap")["digits"].startswith("not held 2/3")          # the gap falls from 0.6 to 0.8
+    # at the epoch a noisy validation set picks, NCE+RCE no longer beats CE and GCE at high noise
+    assert row("apl_high_noise")["digits"].startswith("held") and row("apl_high_noise")["digits (noisy-val choice)"].startswith("not held 0/4")
     with pytest.raises(course_claims.ClaimNotHeld):
         pc.assert_claims(course_claims.Claims(quiet=True), digits, ("mae_underfits",), "digits")
     with pytest.raises(ValueError, match="claim must be one of"):
@@ -148,8 +161,17 @@ def test_lesson06_exercise_checks(stored, capsys):
     assert ex.check_best_loss(acc.idxmax(), frame, noise="sym 0.8", among=among)
     assert not ex.check_best_loss("ce", frame, noise="sym 0.8", among=among)
     capsys.readouterr()
+    assert ex.check_best_loss("nce+rce", frame, noise="sym 0.8", among=("ce", "gce", "mae", "nce", "nce+rce"))
+    assert "ahead of mae by +4.1 points on average, on 2 of 3 seeds" in capsys.readouterr().out
     assert not ex.check_gce_asym(None, frame)
     assert "No answer yet" in capsys.readouterr().out
-    assert ex.check_gce_asym(False, frame) != ex.check_gce_asym(True, frame)
+    # paired seed by seed (+9.6, +1.0, -9.9): not held, so False is right
+    assert ex.check_gce_asym(False, frame) and not ex.check_gce_asym(True, frame)
+    assert "the seeds disagree in sign" in capsys.readouterr().out
     with pytest.raises(TypeError, match="True or False"):
         ex.check_gce_asym("no", frame)
+    # exercise 1: CE fits no fewer flipped labels at 0.8 than at 0.6, but its best epoch is far lower
+    assert ex.check_gap_peak("b", frame) and not ex.check_gap_peak("a", frame) and not ex.check_gap_peak("c", frame)
+    assert not ex.check_gap_peak(None, frame)
+    with pytest.raises(ValueError, match="answer must be one of"):
+        ex.check_gap_peak("d", frame)

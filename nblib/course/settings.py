@@ -71,7 +71,8 @@ GRIDS = {
     # where MAE underfits, accuracy vs q has a hump (on digits it has none). ~10 s per run.
     "mnist1d-gce-q": CLASSROOM["hard"].grid("mnist1d-gce-q", losses=q_sweep_losses(), noise=("sym 0.4",),
                                            seeds=SEEDS["classroom"]),
-    # The papers' CIFAR settings, for SCALE = "paper" on a GPU (hours: ~100 runs x 120 epochs).
+    # The papers' CIFAR settings, for a GPU (hours: ~100 runs x 120 epochs). No lesson reads them yet (one
+    # seed; lesson 6 needs >= 3 and its own table): see data/results/README.md.
     # CIFAR-10: the APL code's setting: its 8-layer CNN, SGD (momentum 0.9), lr 0.01, weight decay
     # 1e-4, cosine schedule, gradient clipping 5.0, 120 epochs, batch 128. CIFAR-10N: the same
     # recipe on ResNet-34 (the CIFAR-N benchmark's model) with the real human labels. nblib.fit

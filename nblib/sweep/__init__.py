@@ -22,11 +22,11 @@ from .workers import exit_with_parent, process_pool
 from .spec import (CLASSROOM_LOSSES, CLASSROOM_NOISE, NOISE_KINDS, PROTOCOL, Grid, LossSpec, NoiseSpec, Setting,
                    canonical_json, noise_label, run_key)
 from .noise_kinds import GIVEN_KINDS, difficulty_scores, run_labels
-from .tables import METRICS, SweepResult, curves_frame, per_seed, pivot, results_frame, summary_table
+from .tables import DERIVED_METRICS, METRICS, SweepResult, curves_frame, per_seed, pivot, results_frame, summary_table
 
 __all__ = [
     "FORMAT", "PROTOCOL", "Setting", "ENGINES", "RESULTS_ENV_VAR", "default_root", "SweepCacheError", "LossSpec", "NoiseSpec",
-    "Grid", "CLASSROOM_LOSSES", "CLASSROOM_NOISE", "NOISE_KINDS", "DEFAULT_STACK", "METRICS", "run_key",
+    "Grid", "CLASSROOM_LOSSES", "CLASSROOM_NOISE", "NOISE_KINDS", "DEFAULT_STACK", "METRICS", "DERIVED_METRICS", "run_key",
     "canonical_json", "run_one", "run_stack", "ResultCache", "SweepResult", "run_grid", "load_grid", "recompute",
     "same_result", "same_machine", "FINGERPRINT", "results_frame", "curves_frame", "per_seed", "summary_table",
     "pivot", "versions", "read_result", "noise_label", "bundle", "process_pool", "exit_with_parent",

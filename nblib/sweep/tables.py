@@ -61,7 +61,8 @@ def curves_frame(results: Iterable[dict], metrics=("test_acc",)):
 
 
 def per_seed(results: Iterable[dict], metric: str, *, loss: str | None = None, noise: str | None = None):
-    """The values of ``metric`` (a stored metric, or the last epoch of a history curve) of the runs of
+    """The values of ``metric`` (a stored metric, one of ``DERIVED_METRICS`` computed from the stored
+    history, or the last epoch of a history curve) of the runs of
     one cell (``loss`` and ``noise`` labels; either may be omitted if the results have only one),
     ordered by seed: the per-seed numbers a claim compares (pairs line up across losses)."""
     import numpy as np
@@ -73,8 +74,31 @@ def per_seed(results: Iterable[dict], metric: str, *, loss: str | None = None, n
     if len({(r["label"]["loss"], r["label"]["noise"]) for r in cell}) > 1:
         raise ValueError(f"loss={loss!r}, noise={noise!r} selects more than one cell; name both")
     cell.sort(key=lambda r: r["config"]["seed"])
-    return np.array([r["metrics"][metric] if metric in r["metrics"] else r["history"][metric][-1] for r in cell],
-                    dtype=float)
+    return np.array([_metric(r, metric) for r in cell], dtype=float)
+
+
+def _late_oscillation(result: dict) -> float:
+    from ..train import History
+
+    return History.from_dict(result["history"]).late_oscillation()
+
+
+# Metrics computed from a stored run's history on demand (not stored in its "metrics").
+DERIVED_METRICS = {
+    # mean |change of test accuracy| between consecutive epochs over the last 10 (History.late_oscillation)
+    "late_oscillation": _late_oscillation,
+}
+
+
+def _metric(result: dict, metric: str) -> float:
+    if metric in result["metrics"]:
+        return result["metrics"][metric]
+    if metric in DERIVED_METRICS:
+        return DERIVED_METRICS[metric](result)
+    if metric in result["history"]:
+        return result["history"][metric][-1]
+    raise KeyError(f"metric must be a stored metric {sorted(result['metrics'])}, a derived one "
+                   f"{sorted(DERIVED_METRICS)} or a history curve, got {metric!r}")
 
 
 @dataclass

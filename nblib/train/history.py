@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 NAN = float("nan")
+LATE_EPOCHS = 10      # History.late_oscillation: the window of epochs at the end of training
 
 
 def accuracy(pred: torch.Tensor, y: torch.Tensor) -> float:
@@ -54,6 +55,17 @@ class History:
     def final_test_acc(self) -> float:
         """Test accuracy after the last epoch."""
         return self.test_acc[-1] if self.test_acc else NAN
+
+    def late_oscillation(self, last: int = LATE_EPOCHS) -> float:
+        """Mean absolute change of test accuracy between consecutive epochs over the last ``last``
+        epochs (``last - 1`` changes): how much the model still swings at the end of training. Unlike
+        best minus final, which also counts a steady fall (memorisation), it measures instability."""
+        if not isinstance(last, int) or isinstance(last, bool) or not 2 <= last:
+            raise ValueError(f"last must be an int >= 2 (epochs), got {last!r}")
+        acc = self.test_acc[-last:]
+        if len(acc) < 2:
+            return NAN
+        return sum(abs(b - a) for a, b in zip(acc, acc[1:])) / (len(acc) - 1)
 
     @property
     def best_epoch(self) -> int:

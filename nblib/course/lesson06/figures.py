@@ -5,8 +5,10 @@ noise, seed and the metrics). Every figure averages over seeds:
 
 - ``accuracy_heatmap``: mean final test accuracy (%) per loss x noise cell;
 - ``gap_heatmap``: memorisation = best minus final test accuracy (points). A loss that fits the
-  flipped labels peaks early and then falls, so its gap grows with the noise rate;
-- ``ranking`` / ``ranking_plot``: each loss's rank in every noise column (1 = best), averaged;
+  flipped labels peaks early and then falls; the gap is bounded by how high the peak was, so at
+  very high rates (a low peak) it can shrink again;
+- ``ranking`` / ``ranking_plot``: each loss's rank in every noisy column (1 = best), averaged, and
+  its rank with clean labels beside (not averaged in);
 - ``paper_tables`` parses data/paper_results.md (the published CIFAR tables) and
   ``paper_comparison`` / ``paper_comparison_plot`` set them beside the course's own numbers.
 """
@@ -20,16 +22,23 @@ import pandas as pd
 
 from ..._paths import find_data
 from ..figures import matrix_heatmap
-from ..style import HEATMAP_CMAP, loss_color, loss_hatch, new_axes
+from ..style import HEATMAP_CMAP, OKABE_ITO, loss_color, loss_hatch, new_axes
 
 __all__ = ["PAPER_RESULTS", "PAPER_NAMES", "accuracy_heatmap", "gap_heatmap", "ranking", "ranking_plot",
            "overview", "paper_tables", "paper_comparison", "paper_comparison_plot", "cell_summary"]
 
 PAPER_RESULTS = find_data("paper_results.md")   # the published tables, wherever the checkout is
-PAPER_NAMES = {"CE": "ce", "Forward": "forward(T)", "Forward-T": "forward(T)", "Backward-T": "backward(T)",
-               "GCE": "gce", "SCE": "sce"}     # the papers' row names -> nblib.sweep loss labels
+# the papers' row names -> the nblib.sweep loss labels set beside them. The CIFAR-10 table's
+# "Forward" row does not say whether T was the true or an estimated one (Zhang & Sabuncu report
+# both): it is set beside both of ours.
+PAPER_NAMES = {"CE": ("ce",), "Forward": ("forward(T)", "forward(T-hat)"), "Forward-T": ("forward(T)",),
+               "Backward-T": ("backward(T)",), "GCE": ("gce",), "SCE": ("sce",)}
 PERCENT = 100.0
-PAPER_MARKERS = {"ce": "o", "forward(T)": "s", "backward(T)": "v", "gce": "^", "sce": "D"}
+# the comparison figure's colour and marker per line; forward gets its own colour (it shares gce's
+# blue elsewhere); a paper row is drawn like the loss it is set beside first
+COMPARISON_STYLE = {"ce": (OKABE_ITO["vermillion"], "o"), "gce": (OKABE_ITO["blue"], "^"),
+                    "sce": (OKABE_ITO["orange"], "D"), "forward(T)": (OKABE_ITO["black"], "s"),
+                    "forward(T-hat)": (OKABE_ITO["grey"], "P"), "backward(T)": (OKABE_ITO["purple"], "v")}
 _CELL = re.compile(r"^\s*([0-9.]+)\s*(?:\+-|±)\s*([0-9.]+)\s*$")
 
 
@@ -73,15 +82,19 @@ def gap_heatmap(frame: pd.DataFrame, ax=None, title: str | None = None):
 
 
 def ranking(frame: pd.DataFrame, metric: str = "final_test_acc", columns=None) -> pd.DataFrame:
-    """Each loss's rank (1 = best mean ``metric``) in every noise column, with the average rank and
-    the mean accuracy (%), sorted best first. ``columns``: the noise columns to rank on (default:
-    all with noise, i.e. without 'sym 0')."""
+    """Each loss's rank (1 = best mean ``metric``) in every noisy column, with the average rank and
+    the mean accuracy (%) over those columns, sorted best first; the first column ranks the clean
+    column ('sym 0'), which the average leaves out (a loss that underfits clean labels shows there).
+    ``columns``: the noise columns to average over (default: every one with noise)."""
     table = _mean_table(frame, metric)
-    cols = list(columns) if columns is not None else [c for c in table.columns if not c.endswith(" 0")]
+    clean = [c for c in table.columns if c.endswith(" 0")]
+    cols = list(columns) if columns is not None else [c for c in table.columns if c not in clean]
     ranks = table[cols].rank(ascending=False, method="min")
     out = ranks.copy()
     out["mean rank"] = ranks.mean(axis=1)
     out["mean accuracy (%)"] = table[cols].mean(axis=1) * PERCENT
+    if clean:
+        out.insert(0, f"{clean[0]} (clean)", table[clean[0]].rank(ascending=False, method="min"))
     return out.sort_values(["mean rank", "mean accuracy (%)"], ascending=[True, False])
 
 
@@ -168,42 +181,55 @@ def _parse_cell(cell: str):
 
 
 def paper_comparison(frame: pd.DataFrame, paper: pd.DataFrame, metric: str = "final_test_acc") -> pd.DataFrame:
-    """Long table of the cells both have: loss, noise, ours (%), paper (%), ours - paper, and the rank
-    of the loss within its noise column on each side (1 = best)."""
-    ours = _mean_table(frame, metric) * PERCENT
+    """Long table of the cells both have: our loss, noise, ours (%, mean over seeds) and its standard
+    deviation, the paper's row set beside it (``PAPER_NAMES``: its "Forward" beside both our
+    forward(T) and forward(T-hat)), its mean and standard deviation (%), ours - paper, and the rank
+    of the loss within its noise column on each side (1 = best; the paper's among its own rows)."""
+    ours, sd = (_mean_table(frame, metric, stat) * PERCENT for stat in ("mean", "std"))
+    paper_sd = paper.attrs.get("std", pd.DataFrame(np.nan, index=paper.index, columns=paper.columns))
+    paper_rank = paper.rank(ascending=False, method="min")
     rows = []
-    for name, label in PAPER_NAMES.items():
-        if name not in paper.index or label not in ours.index:
+    for name, labels in PAPER_NAMES.items():
+        if name not in paper.index:
             continue
-        for col in paper.columns:
-            if col in ours.columns and np.isfinite(paper.loc[name, col]):
-                rows.append({"loss": label, "noise": col, "ours": ours.loc[label, col], "paper": paper.loc[name, col]})
+        for label in (lab for lab in labels if lab in ours.index):
+            for col in paper.columns:
+                if col in ours.columns and np.isfinite(paper.loc[name, col]):
+                    rows.append({"loss": label, "noise": col, "ours": ours.loc[label, col], "ours sd": sd.loc[label, col],
+                                 "paper row": name, "paper": paper.loc[name, col], "paper sd": paper_sd.loc[name, col],
+                                 "rank paper": int(paper_rank.loc[name, col])})
     out = pd.DataFrame(rows)
     if out.empty:
         return out
     out["ours - paper"] = out["ours"] - out["paper"]
     out["rank ours"] = out.groupby("noise")["ours"].rank(ascending=False, method="min").astype(int)
-    out["rank paper"] = out.groupby("noise")["paper"].rank(ascending=False, method="min").astype(int)
-    return out
+    return out[["loss", "noise", "ours", "ours sd", "paper row", "paper", "paper sd", "ours - paper", "rank ours",
+                "rank paper"]]
 
 
 def paper_comparison_plot(frame: pd.DataFrame, paper: pd.DataFrame, metric: str = "final_test_acc",
                           ours_name: str = "ours", paper_name: str = "paper", title: str | None = None):
-    """Accuracy vs noise rate, one panel per noise kind: solid with filled markers = ours, dashed
-    with open markers = the paper; one colour and marker per loss (the losses both tables have)."""
+    """Accuracy vs noise rate, one panel per noise kind, both on 0-100 %: solid lines with filled
+    markers and ± 1 sd over seeds = ours; dashed with open markers and the paper's ± = the paper's
+    rows. One colour and marker per line (``COMPARISON_STYLE``), one legend for the figure."""
     cmp = paper_comparison(frame, paper, metric)
-    fig, axes = new_axes(ncols=2, width=4.6, height=3.6)
+    fig, axes = new_axes(ncols=2, width=4.6, height=3.6, sharey=True)
     for ax, kind in zip(axes[0], ("sym", "asym")):
         part = cmp[cmp["noise"].str.startswith(kind + " ")]
+        rate = lambda g: g["noise"].str.split().str[1].astype(float)  # noqa: E731
         for loss, g in part.groupby("loss", sort=False):
-            rate = g["noise"].str.split().str[1].astype(float)
-            mk = PAPER_MARKERS.get(loss, "o")     # forward(T) and gce share a colour: tell them by marker
-            ax.plot(rate, g["ours"], marker=mk, color=loss_color(loss), ls="-", label=f"{loss} ({ours_name})")
-            ax.plot(rate, g["paper"], marker=mk, mfc="none", color=loss_color(loss), ls="--", alpha=0.8,
-                    label=f"{loss} ({paper_name})")
+            color, mk = COMPARISON_STYLE.get(loss, ("k", "o"))
+            ax.errorbar(rate(g), g["ours"], yerr=g["ours sd"], marker=mk, color=color, ls="-", capsize=2,
+                        label=f"{loss} ({ours_name})")
+        for row, g in part.drop_duplicates(["paper row", "noise"]).groupby("paper row", sort=False):
+            color, mk = COMPARISON_STYLE.get(PAPER_NAMES[row][0], ("k", "o"))
+            ax.errorbar(rate(g), g["paper"], yerr=g["paper sd"].fillna(0), marker=mk, mfc="none", color=color,
+                        ls="--", alpha=0.8, capsize=2, label=f"{row} ({paper_name})")
         ax.set_xlabel(f"{'symmetric' if kind == 'sym' else 'asymmetric'} noise rate")
-        ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{'symmetric' if kind == 'sym' else 'asymmetric'} noise")
-    axes[0, 1].legend(fontsize=7, ncol=2, loc="lower left")
-    fig.suptitle(title or f"solid: {ours_name}, dashed: {paper_name}")
+        ax.set_ylim(0, 100)
+    axes[0, 0].set_ylabel("test accuracy (%)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, ncol=4, loc="outside lower center")
+    fig.suptitle(title or f"solid: {ours_name} (± 1 sd over seeds), dashed: {paper_name} (± its sd)")
     return fig
