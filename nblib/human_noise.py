@@ -73,6 +73,15 @@ def transition(label_set: str = "worse", dataset: str = "cifar10n") -> np.ndarra
     return c / c.sum(axis=1, keepdims=True)
 
 
+def margin_counts(label_set: str = "worse", dataset: str = "cifar10n") -> np.ndarray:
+    """(K,) int64 per true class i, ``C[i, i] - max_{j != i} C[i, j]``: by how many images the true
+    class leads (> 0) or trails (<= 0) the most frequent wrong label; ``nblib.noise.row_margins`` of
+    ``transition`` in images, so a verdict "T_ii > T_ij" that rests on a handful of images shows."""
+    C = counts(label_set, dataset)
+    off = np.where(np.eye(len(C), dtype=bool), np.iinfo(np.int64).min, C)
+    return np.diag(C) - off.max(axis=1)
+
+
 def noise_rate(label_set: str = "worse", dataset: str = "cifar10n") -> float:
     """Share of all training labels of ``label_set`` that differ from the clean label."""
     return float(_label_set(label_set, dataset)["noise_rate"])

@@ -499,7 +499,11 @@ def transition_properties(T) -> dict:
     condition of the symmetric-noise theorems (MAE, GCE Thm 1, APL Thm 1);
     ``max_asymmetry``: max_ij |T[i, j] - T[j, i]| (0 when i -> j is as likely as j -> i);
     ``min_singular_value``: 0 when T is singular (backward correction needs T^-1);
-    ``max_abs_inverse``: the largest |entry| of T^-1, by which backward correction can scale a loss.
+    ``max_abs_inverse``: the largest |entry| of T^-1;
+    ``inverse_inf_norm``: ||T^-1||_inf = max_i sum_j |(T^-1)_ij|, the largest row sum of |entries|. A
+    backward-corrected loss is a row of T^-1 times the vector of per-class losses, so it is bounded
+    by it: |(T^-1 l)_i| <= ||T^-1||_inf max_j l_j (Patrini et al. 2017, with l_j = -log p_j).
+    Both are inf when T is singular.
     """
     T = check_transition_matrix(T)
     out = noise_summary(T)
@@ -511,7 +515,9 @@ def transition_properties(T) -> dict:
     sv = np.linalg.svd(T, compute_uv=False)
     out["min_singular_value"] = float(sv.min())
     singular = sv.min() <= sv.max() * K * np.finfo(np.float64).eps       # numpy's matrix_rank tolerance
-    out["max_abs_inverse"] = float("inf") if singular else float(np.abs(np.linalg.inv(T)).max())
+    inverse = None if singular else np.abs(np.linalg.inv(T))
+    out["max_abs_inverse"] = float("inf") if singular else float(inverse.max())
+    out["inverse_inf_norm"] = float("inf") if singular else float(inverse.sum(axis=1).max())
     return out
 
 

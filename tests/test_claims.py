@@ -39,6 +39,13 @@ def test_strict_mode_raises_on_a_claim_that_does_not_hold(monkeypatch):
         c.compare("wrong", [0.0, 3.0], ">", 1.0)
 
 
+def test_skipped_claims_say_why_once_and_check_nothing(monkeypatch, capsys):
+    monkeypatch.setenv(C.STRICT_ENV_VAR, "1")
+    c = C.Claims(skip="one seed")
+    assert c.compare("wrong", [0.0], ">", 1.0) is None and c.claims == [] and c.all_held
+    assert capsys.readouterr().out == "claims not checked: one seed\n"
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(a=[1.0], op="=>", b=0.0), "op must be one of"),
     (dict(a=[1.0], op=">", b=0.0, margin=-1), "margin must be >= 0"),

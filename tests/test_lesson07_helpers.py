@@ -38,21 +38,27 @@ def test_properties_and_conditions_say_what_the_theorems_need():
     props = A.properties_table(mats)
     assert props["diagonally dominant"].all() and props["uniform off-diagonals"].sum() == 1
     assert props.loc["CIFAR-10N worse", "cond(T)"] == pytest.approx(3.303, abs=1e-3)
+    assert props.loc["CIFAR-10N worse", "||T^-1||_inf"] == pytest.approx(3.814, abs=1e-3)
     cond = A.conditions_table(mats)
-    symmetric_row = cond.xs("MAE, GCE, NCE, APL: robust to symmetric noise", level="theorem").iloc[0]
-    assert symmetric_row.tolist() == ["no", "no", "no", "yes", "no"]
-    assert (cond.xs("forward / backward / anchor-point T-hat", level="theorem").iloc[0] == "not in T").all()
+    theorem = lambda text: cond.xs(text, level="theorem").iloc[0].tolist()  # noqa: E731
+    assert theorem(f"{A.TOLERANT} under symmetric noise") == ["no", "no", "no", "yes", "no"]
+    class_conditional = cond.xs(f"{A.TOLERANT} under class-conditional noise", level="theorem")
+    assert class_conditional.index[0][-1] == A.T_PART and "R(f*) = 0" in A.T_PART     # every condition is named
+    assert theorem(A.PARTIAL) == ["bound only"] * 5
+    assert theorem("forward correction: consistent; anchor-point T-hat") == ["no (part 2)"] * 3 + ["yes (drawn so)"] * 2
 
 
 def test_annotators_agreement_and_superclasses():
     ann = A.annotator_table()
-    assert ann.loc["majority vote (aggre)", "noise rate"] == pytest.approx(0.0901)
+    assert ann.loc["aggre (majority vote)", "noise rate"] == pytest.approx(0.0901)
     agree = A.agreement_table()
     assert agree["images"].sum() == 50000 and agree.loc["3/3 agree", "majority vote right"] > 0.99
     sup = A.superclass_table()["value"]
     assert sup["wrong fine labels inside the true superclass"] > 8 * sup["the same if wrong labels were uniform"]
     assert sup["the same if wrong labels were uniform"] == pytest.approx(4 / 99)
-    assert set(A.not_dominant_rows()["true class"]) == {"pine_tree", "shrew", "streetcar"}
+    rows = A.not_dominant_rows().set_index("true class")
+    assert rows["margin (images)"].to_dict() == {"pine_tree": -29, "shrew": -8, "streetcar": -4}
+    np.testing.assert_allclose(rows["T_ii - T_ij"], rows["T_ii"] - rows["T_ij"])
     order = A.superclass_order()
     assert sorted(order) == list(range(100))
     assert np.all(np.diff(human_noise.superclass_of()[order]) >= 0)
@@ -66,11 +72,17 @@ def test_joint_errors_table_has_ratios():
 def test_leaderboard_sections_and_webvision(tmp_path):
     human = A.human_leaderboard()
     assert list(human.index) == ["GCE", "Forward-T", "Backward-T"] and human.loc["GCE", "worst"] == 80.66
-    assert A.webvision().to_dict() == {"NCE+RCE": 62.64, "NCE+MAE": 62.36}
-    spread = A.method_spread(human, A.synthetic_reference())
-    assert spread.loc[("human (CIFAR-N)", "worst"), "GCE - forward"] == pytest.approx(80.66 - 79.79)
-    assert np.isnan(spread.loc[("human (CIFAR-N)", "worst"), "best robust - CE"])
-    assert spread.loc[("synthetic (CIFAR-10)", "sym 0.4"), "best robust - CE"] == pytest.approx(87.13 - 81.88)
+    web = A.webvision()
+    assert web.to_dict() == {"NCE+RCE": 62.64, "NCE+MAE": 62.36} and "ResNet-50" in web.name
+    gaps = A.method_gaps()
+    assert gaps.loc[("human (CIFAR-N)", "worst"), "GCE - forward"] == pytest.approx(80.66 - 79.79)
+    assert np.isnan(gaps.loc[("human (CIFAR-N)", "worst"), "better of the two - CE"])
+    assert gaps.loc[("synthetic CIFAR-10", "sym 0.4"), "better of the two - CE"] == pytest.approx(87.13 - 81.88)
+    assert gaps.loc[("synthetic CIFAR-100", "sym 0.4"), "GCE - forward"] == pytest.approx(61.77 - 31.05)
+    rates = gaps["overall noise rate"]
+    assert rates[("synthetic CIFAR-10", "asym 0.4")] == pytest.approx(0.2)           # 5 of 10 classes flip
+    assert rates[("human (CIFAR-N)", "C10N aggregate")] == pytest.approx(0.0901)
+    assert rates[("human (CIFAR-N)", "C100N")] == pytest.approx(0.402)
     bad = tmp_path / "paper_results.md"
     bad.write_text("## Human label noise\n| method | a |\n|---|---|\n| GCE | 1 |\n")
     with pytest.raises(ValueError, match="WebVision"):
@@ -84,6 +96,8 @@ def test_figures_draw_from_the_tables():
     assert len([ax for ax in fig.axes if ax.get_visible()]) >= 6
     fig = L.figures.cifar100_figure()
     assert fig.axes[0].images[0].get_array().shape == (100, 100)
+    assert len(fig.axes) == 4                                                         # two colour bars
+    assert "large man-made outdoor things" in [t.get_text() for t in fig.axes[1].get_yticklabels()]
     fig = L.figures.joint_errors_figure({"CIFAR-10N": human_noise.joint_errors()})
     assert len(fig.axes[0].patches) == 8
 
@@ -129,6 +143,19 @@ def test_configs_per_scale():
     assert E.base_scale("paper") == "large" and E.base_scale("classroom") == "classroom"
     with pytest.raises(ValueError, match="scale"):
         E.base_scale("huge")
+    scales = E.describe_scales()
+    assert list(scales.columns) == list(E.SCALES) and scales.loc["seeds", "paper"] == [0]
+    assert "gradient clipping" in scales.loc["training", "paper"]
+
+
+def test_setup_and_claims_follow_the_lesson_scale(capsys, monkeypatch):
+    monkeypatch.setenv("NBLIB_STRICT_CLAIMS", "1")
+    course = E.setup("paper")
+    assert capsys.readouterr().out.startswith("scale: paper | device:") and course.seeds == (0,)
+    claims = E.claims("paper")
+    assert "not checked" in capsys.readouterr().out
+    assert claims.compare("anything", [0.0], ">", 1.0) is None            # one seed: nothing is checked
+    assert not E.claims("classroom").skip and not E.claims("large").skip
 
 
 @pytest.mark.slow
@@ -147,7 +174,15 @@ def test_both_parts_run_as_one_sparse_grid_with_paired_noise(tmp_path, monkeypat
     table = E.realised_noise(ccn, idn)
     assert (table["flipped, class-conditional"] == table["flipped, instance-dependent"]).all()
     assert (table["max |difference of realised T|"] == 0).all()
-    assert list(A.course_table(ccn, idn).index) == list(E.INSTANCE_LOSSES)
+    table = A.course_table(ccn, idn)
+    assert list(table.index) == list(E.INSTANCE_LOSSES) and " ± " in table.loc["gce", ("gain change", "points")]
+    assert A.unclaimed_gain_changes(ccn, idn).count("not claimed") == len(E.INSTANCE_LOSSES) - 1
+    diag = A.estimated_diagonal(ccn)
+    assert diag.shape == (2,) and np.all((diag > 0) & (diag <= 1))
+    cal = E.calibration(idn)
+    assert cal.ratio.shape == (3,) and cal.human_ratio.shape == (4,) and cal.flip_rates.shape == (2, 5)  # 2 seeds
+    stopped = E.t_hat_when_stopped(ccn)
+    assert list(stopped.index) == [0, 1] and (stopped["error (stopped)"] >= 0).all()
     assert A.run_table(ccn).shape == (len(E.LOSSES), 3)
     assert E.sharpness_widget(idn) is not None
     fig = L.figures.curves_figure(ccn)
@@ -158,40 +193,49 @@ def test_both_parts_run_as_one_sparse_grid_with_paired_noise(tmp_path, monkeypat
 # ----------------------------------------------------------------------------- exercises
 
 def test_placeholders_print_the_reminder(capsys):
-    for check in (lambda: ex.check_wrong_by_argmax(None, None), lambda: ex.check_backward_ranking(...),
-                  lambda: ex.check_identity_error(None, "b"), lambda: ex.check_beyond_noise(None, None)):
+    for check in (lambda: ex.check_fragile_verdicts(None, None), lambda: ex.check_backward_ranking(...),
+                  lambda: ex.check_t_hat(None, "a", "closer"), lambda: ex.check_beyond_noise(None, None)):
         assert check() is False
         assert "No answer yet" in capsys.readouterr().out
 
 
-def test_exercise_1_classes_and_method(capsys):
-    assert not ex.check_wrong_by_argmax(["pine_tree"], "forward")
-    assert "missing 2" in capsys.readouterr().out
-    assert not ex.check_wrong_by_argmax(["pine_tree", "shrew", "streetcar"], "gce")
-    assert ex.check_wrong_by_argmax(["streetcar", "pine_tree", "shrew"], "forward")
+def test_exercise_1_margins_in_images_and_fragile_verdicts(capsys):
+    margins = human_noise.margin_counts("noisy", "cifar100n")
+    assert not ex.check_fragile_verdicts(margins + 1, ["shrew"])
+    assert "differ" in capsys.readouterr().out
+    assert not ex.check_fragile_verdicts(margins, ["shrew", "streetcar", "pine_tree"])
+    assert "missing 1" in capsys.readouterr().out
+    assert ex.check_fragile_verdicts(list(margins), ["streetcar", "flatfish", "shrew"])
     with pytest.raises(TypeError, match="list of class names"):
-        ex.check_wrong_by_argmax("pine_tree", "forward")
-    with pytest.raises(ValueError, match="method"):
-        ex.check_wrong_by_argmax(["pine_tree", "shrew", "streetcar"], "magic")
+        ex.check_fragile_verdicts(margins, "shrew")
+    with pytest.raises(ValueError, match="one number per fine class"):
+        ex.check_fragile_verdicts(margins[:10], ["shrew"])
 
 
-def test_exercise_2_ranking_by_condition_number():
+def test_exercise_2_ranking_by_the_inverse_norm():
     cands = ex.backward_candidates()
-    order = sorted(cands, key=lambda n: noise.condition_number(cands[n]))
-    assert order[0] == "CIFAR-10N aggre" and order[-1] == "pair 0.48"
+    norm = {n: np.abs(np.linalg.inv(T)).sum(axis=1).max() for n, T in cands.items()}
+    order = sorted(cands, key=norm.get)
+    assert order == ["CIFAR-10N aggre", "CIFAR-10N worse", "CIFAR-100N fine", "pair 0.48"]
+    by_entry = sorted(cands, key=lambda n: np.abs(np.linalg.inv(cands[n])).max())
+    assert by_entry != order                                # the largest |entry| would rank them otherwise
     assert ex.check_backward_ranking(order)
     assert not ex.check_backward_ranking(order[::-1])
     with pytest.raises(ValueError, match="each of"):
         ex.check_backward_ranking(order[:3])
 
 
-def test_exercise_3_identity_error():
+def test_exercise_3_identity_error_reason_and_prediction(capsys):
     truth = 2 * human_noise.noise_rate("worse")
-    assert ex.check_identity_error(truth, "b")
-    assert not ex.check_identity_error(truth, "a")
-    assert not ex.check_identity_error(truth / 2, "b")
+    assert not ex.check_t_hat(truth / 2, "a", "closer")
+    assert not ex.check_t_hat(truth, "b", "closer")
+    assert "right number" in capsys.readouterr().out
+    assert not ex.check_t_hat(truth, "a", "closer")              # no runs given: asks for them
+    assert "fourth argument" in capsys.readouterr().out
     with pytest.raises(TypeError, match="error must be a number"):
-        ex.check_identity_error("big", "b")
+        ex.check_t_hat("big", "a", "closer")
+    with pytest.raises(ValueError, match="stopped must be one of"):
+        ex.check_t_hat(truth, "a", "nearer")
 
 
 class FakeResult:
@@ -202,10 +246,14 @@ class FakeResult:
                          "metrics": {"final_test_acc": v}} for loss, vs in values.items() for s, v in enumerate(vs)]
 
 
-def test_exercise_4_two_standard_errors():
+def test_exercise_4_t_interval():
     clear = FakeResult({"gce": [0.90, 0.91, 0.92], "forward(T)": [0.80, 0.80, 0.81]})
     assert ex.check_beyond_noise(True, clear) and not ex.check_beyond_noise(False, clear)
-    noisy = FakeResult({"gce": [0.90, 0.80, 0.85], "forward(T)": [0.85, 0.86, 0.84]})
-    assert ex.check_beyond_noise(False, noisy)
+    # mean +2.0, SE 0.94 (the review's example): beyond 2 standard errors, inside the t-interval (t = 4.30)
+    wide = FakeResult({"gce": [0.803, 0.833, 0.828], "forward(T)": [0.80, 0.80, 0.80]})
+    assert ex.check_beyond_noise(False, wide)
     with pytest.raises(TypeError, match="True or False"):
-        ex.check_beyond_noise("yes", noisy)
+        ex.check_beyond_noise("yes", wide)
+    assert ex.t_quantile(2) == pytest.approx(4.303)
+    with pytest.raises(ValueError, match="df must be"):
+        ex.t_quantile(0)

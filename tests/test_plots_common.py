@@ -12,10 +12,14 @@ def test_every_loss_has_a_style_and_variants_share_it():
 
     assert set(LOSSES) <= set(style.LOSS_STYLE)
     assert style.loss_style("forward(T)") == style.loss_style("forward")
-    assert style.loss_color("forward(T-hat)") == style.loss_color("forward")     # same loss, dotted (estimated T)
+    hat = style.loss_style("forward(T-hat)")                                      # an estimated T: dotted, own colour
+    assert hat["ls"] == style.ESTIMATED_T_LS and hat["color"] != style.loss_color("forward")
+    assert style.loss_style("backward(T-hat)") == dict(style.loss_style("backward"), ls=style.ESTIMATED_T_LS)
     assert style.loss_color("gce q=0.3") == style.loss_color("gce")
     combos = {(s["color"], s["ls"]) for s in style.LOSS_STYLE.values()}
     assert len(combos) == len(style.LOSS_STYLE), "two losses would look the same"
+    lesson7 = ("ce", "gce", "sce", "nce+rce", "forward(T)", "forward(T-hat)", "backward(T)")   # drawn in one panel
+    assert len({style.loss_color(name) for name in lesson7}) == len(lesson7), "lesson 7's losses need distinct colours"
 
 
 def test_learning_curves_labels_and_colours():
@@ -80,8 +84,8 @@ def test_interact_figure_redraws_with_plain_update():
 
 
 def test_losses_sharing_a_colour_get_different_bar_patterns():
-    assert style.loss_color("gce") == style.loss_color("forward(T)")
-    assert style.loss_hatch("gce") != style.loss_hatch("forward(T)") != style.loss_hatch("forward(T-hat)")
+    assert style.loss_color("tgce") == style.loss_color("forward(T)")
+    assert style.loss_hatch("tgce") != style.loss_hatch("forward(T)") != style.loss_hatch("forward(T-hat)")
     assert style.loss_style("forward(T-hat)")["ls"] == style.ESTIMATED_T_LS != style.loss_style("forward(T)")["ls"]
     same = {}
     for name in style.LOSS_STYLE:

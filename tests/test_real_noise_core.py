@@ -108,6 +108,7 @@ def test_transition_properties_of_symmetric_pair_and_human_T():
     assert human["diagonally_dominant"] and human["min_margin"] > 0 and not human["uniform_off_diagonal"]
     assert human["condition_number"] == pytest.approx(3.3, abs=0.05)
     assert human["max_abs_inverse"] == pytest.approx(np.abs(np.linalg.inv(T_WORSE)).max())
+    assert human["inverse_inf_norm"] == pytest.approx(np.abs(np.linalg.inv(T_WORSE)).sum(axis=1).max())
     fine = transition_properties(human_noise.transition("noisy", "cifar100n"))
     assert not fine["diagonally_dominant"] and fine["min_margin"] < 0
 
@@ -118,10 +119,36 @@ def test_row_margins():
     assert transition_properties(T)["min_margin"] == pytest.approx(-0.3)
 
 
+def test_inverse_inf_norm_bounds_every_backward_corrected_loss():
+    """|(T^-1 l)_i| <= ||T^-1||_inf max_j l_j for per-class losses l >= 0; the norm is attained (by a sign vector)."""
+    rng = np.random.default_rng(3)
+    for T in (T_WORSE, transition_matrix("pair", K, 0.45), human_noise.transition("aggre")):
+        bound = transition_properties(T)["inverse_inf_norm"]
+        Tinv = np.linalg.inv(T)
+        losses = -np.log(rng.dirichlet(np.ones(K), size=200))           # (200, K) per-class CE losses
+        corrected = losses @ Tinv.T                                      # row n: T^-1 l_n
+        assert np.all(np.abs(corrected) <= bound * losses.max(axis=1, keepdims=True) + 1e-9)
+        i = np.abs(Tinv).sum(axis=1).argmax()
+        assert abs(Tinv[i] @ np.sign(Tinv[i])) == pytest.approx(bound)   # l = sign pattern attains it
+    assert transition_properties(np.eye(K))["inverse_inf_norm"] == pytest.approx(1.0)
+
+
 def test_singular_T_has_infinite_inverse_entry():
     with pytest.warns(UserWarning):
         T = transition_matrix("symmetric", 4, 0.75)
-    assert transition_properties(T)["max_abs_inverse"] == float("inf")
+    props = transition_properties(T)
+    assert props["max_abs_inverse"] == props["inverse_inf_norm"] == float("inf")
+
+
+def test_margin_counts_are_row_margins_in_images():
+    m = human_noise.margin_counts("noisy", "cifar100n")
+    names = human_noise.class_names("cifar100n", "noisy")
+    assert m.dtype == np.int64 and {names[i]: int(m[i]) for i in np.flatnonzero(m <= 0)} == {
+        "pine_tree": -29, "shrew": -8, "streetcar": -4}
+    per_class = human_noise.counts("noisy", "cifar100n").sum(axis=1)
+    np.testing.assert_allclose(m, noise.row_margins(human_noise.transition("noisy", "cifar100n")) * per_class,
+                               atol=1e-9)
+    assert (human_noise.margin_counts("worse") > 0).all()
 
 
 # ----------------------------------------------------------------------------- joint errors

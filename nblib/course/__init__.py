@@ -14,13 +14,15 @@ computes; no formula lives here.
 from . import claims, feedback, figures, settings, style, widgets  # noqa: F401
 
 
-def setup(scale: str = "classroom", *, threads: int | None = 1, device=None):
+def setup(scale: str = "classroom", *, threads: int | None = 1, device=None, seeds=None, label: str | None = None):
     """The set-up cell of every lesson: drawing style, torch threads, device and the scale's settings.
 
     threads: torch threads on the CPU (1: the course's small models run as fast on one thread and
     do not fight other programs for the CPU); None leaves torch's default.
+    seeds, label: a lesson with scales of its own (lesson 7's "paper", on the "large" settings)
+    passes the seeds it runs and its scale's name; by default ``SEEDS[scale]`` and ``scale``.
     Returns a namespace: ``scale``, ``device``, ``seeds`` and ``settings`` (name -> Setting).
-    Prints one line saying what it chose.
+    Prints one line saying what it chose (scale, device, seeds).
     """
     from types import SimpleNamespace
 
@@ -34,5 +36,6 @@ def setup(scale: str = "classroom", *, threads: int | None = 1, device=None):
     dev = pick_device(device)
     if threads is not None and dev.type == "cpu":
         torch.set_num_threads(threads)
-    print(f"scale: {scale} | device: {dev} | seeds: {list(S.SEEDS[scale])} | torch threads: {torch.get_num_threads()}")
-    return SimpleNamespace(scale=scale, device=dev, seeds=S.SEEDS[scale], settings=dict(S.SETTINGS[scale]))
+    seeds = tuple(S.SEEDS[scale] if seeds is None else seeds)
+    print(f"scale: {label or scale} | device: {dev} | seeds: {list(seeds)}")
+    return SimpleNamespace(scale=scale, device=dev, seeds=seeds, settings=dict(S.SETTINGS[scale]))

@@ -17,6 +17,9 @@ carry a claim, and the effect is larger than the seed-to-seed spread whenever th
 claim of no effect (``"~"``) holds when the mean difference is within ``margin`` either way.
 Paired values (the same seeds on both sides) are compared seed by seed.
 
+Where a run cannot back claims (one seed, say), ``Claims(skip="why")`` prints that once and checks
+nothing: its ``compare`` calls return None.
+
 Tests run every notebook with ``NBLIB_STRICT_CLAIMS=1``: a claim that does not hold then raises
 :class:`ClaimNotHeld`, which fails the notebook's test, on this CPU and under the capability stage
 that imitates another one. Without it a claim that fails prints "not held" and the lesson goes on.
@@ -83,6 +86,11 @@ class Claims:
 
     claims: list = field(default_factory=list)
     quiet: bool = False
+    skip: str = ""              # non-empty: the claims are not checked on this run, and this says why
+
+    def __post_init__(self):
+        if self.skip and not self.quiet:
+            print(f"claims not checked: {self.skip}")
 
     def compare(self, text: str, a, op: str, b, *, margin: float = 0.0, unit: str = "") -> Claim:
         """Claim ``a op b (+ margin)`` over seeds and print the verdict.
@@ -93,8 +101,11 @@ class Claims:
         b: a threshold (a number) or per-seed values paired with ``a`` (same seeds, same order).
         margin: how far beyond b the mean must lie (>= 0), in the units of the values (fractions).
         unit: "points" or "%" shows fractions x 100; "" as they are.
-        Returns the :class:`Claim`; in strict mode (tests) raises :class:`ClaimNotHeld` if it fails.
+        Returns the :class:`Claim` (None when the claims are skipped); in strict mode (tests) raises
+        :class:`ClaimNotHeld` if it fails.
         """
+        if self.skip:
+            return None
         if op not in OPS:
             raise ValueError(f"op must be one of {', '.join(OPS)}, got {op!r}")
         if unit not in UNITS:

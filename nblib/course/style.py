@@ -34,12 +34,17 @@ LOSS_STYLE = {
     "nce+mae":  dict(color=OKABE_ITO["black"], ls="-"),
     "nfl+rce":  dict(color=OKABE_ITO["purple"], ls="-"),
     "nfl+mae":  dict(color=OKABE_ITO["black"], ls="--"),
-    "forward":  dict(color=OKABE_ITO["blue"], ls="-."),
-    "backward": dict(color=OKABE_ITO["orange"], ls="-."),
+    "forward":  dict(color=OKABE_ITO["sky"], ls="-."),
+    "backward": dict(color=OKABE_ITO["purple"], ls="-."),
 }
+# Loss correction differs in colour from the robust losses it is compared with (lesson 7 draws gce,
+# sce, nce+rce, forward and backward in one panel); within lesson 6's twelve losses, colours that
+# repeat (tgce / forward, nfl+rce / backward, nce+mae / forward(T-hat)) differ in line style and hatch.
 
-# Runs with an estimated transition matrix ('forward(T-hat)') keep their loss's colour, dotted.
+# Runs with an estimated transition matrix ('forward(T-hat)') are dotted; forward(T-hat) also has a
+# colour of its own (lesson 7 draws it beside forward(T) and gce); backward(T-hat) keeps backward's.
 ESTIMATED_T_LS = ":"
+ESTIMATED_T_COLOR = {"forward": OKABE_ITO["black"]}
 
 # Clean vs flipped samples, everywhere.
 CLEAN_COLOR = OKABE_ITO["blue"]
@@ -50,11 +55,13 @@ HEATMAP_CMAP = "viridis"
 
 def loss_style(name: str) -> dict:
     """Matplotlib keyword arguments (color, ls) for a loss; variants like 'forward(T)' or
-    'gce q=0.3' use the style of their base name, and an estimated T ('T-hat') is dotted."""
+    'gce q=0.3' use the style of their base name, and an estimated T ('T-hat') is dotted, in
+    ``ESTIMATED_T_COLOR``."""
     base = name.split("(")[0].split(" ")[0].lower()
     style = dict(LOSS_STYLE.get(base, dict(color=OKABE_ITO["black"], ls="-")))
     if "t-hat" in name.lower():
         style["ls"] = ESTIMATED_T_LS
+        style["color"] = ESTIMATED_T_COLOR.get(base, style["color"])
     return style
 
 
@@ -68,7 +75,7 @@ LINE_HATCH = {"-": "", "--": "...", "-.": "///", ":": "xxx"}   # a bar's fill pa
 
 def loss_hatch(name: str) -> str:
     """The fill pattern of a loss's bar: bars have no line style, so losses that share a colour
-    (gce and forward, both blue) are told apart by a pattern derived from their line style."""
+    (tgce and forward, both sky) are told apart by a pattern derived from their line style."""
     return LINE_HATCH.get(loss_style(name)["ls"], "")
 
 

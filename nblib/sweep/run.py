@@ -181,7 +181,7 @@ def run_one(config: dict, *, device=None) -> dict:
     if loss["transition"] == "estimated":
         ce_model = _make_model(config, data)
         fit(ce_model, data, loss="ce", y_train=noisy, flipped=flipped, seed=seed, progress=False,
-            device=dev, **_fit_kw(config))
+            device=dev, eval_train=False, **_fit_kw(config))       # only its final predictions are used
         extra = _estimate(config, data, predict_proba(ce_model, data.x_train), T)
         params["T"] = extra["T_hat"]
     elif loss["transition"] == "true":
@@ -220,7 +220,7 @@ def run_stack(configs: Sequence[dict], *, device=None) -> list[dict]:
         _, ce_models = fit_batched([_make_model(configs[i], data) for i in est], data,
                                    losses=[make_loss("ce", K) for _ in est], y_trains=[labels[i][0] for i in est],
                                    flippeds=[labels[i][1] for i in est], seeds=[configs[i]["seed"] for i in est],
-                                   device=dev, **train)
+                                   device=dev, eval_train=False, **train)   # only their final predictions are used
         for i, model in zip(est, ce_models):
             extras[i] = _estimate(configs[i], data, predict_proba(model, data.x_train), labels[i][2])
     losses = []

@@ -31,6 +31,7 @@ PROPERTIES = {   # nblib.noise.transition_properties key -> column label
     "min_singular_value": "min singular value",
     "condition_number": "cond(T)",
     "max_abs_inverse": "max |(T^-1)_ij|",
+    "inverse_inf_norm": "||T^-1||_inf",
 }
 
 
@@ -51,33 +52,45 @@ def properties_table(matrices: dict) -> pd.DataFrame:
                                    for name, p in rows.items()}, orient="index")
 
 
-# (lessons, theorem, condition, property that decides it, or None: not visible in T)
+HUMAN_PREFIX = "CIFAR-"      # comparison_matrices' names of the matrices measured from annotators
+CLASS_CONDITIONAL = {True: "no (part 2)", False: "yes (drawn so)"}   # human vs synthetic noise
+TOLERANT = "MAE, NCE, RCE, NCE+RCE: tolerant"
+PARTIAL = "GCE (q<1), SCE: bounded / partial, no tolerance theorem"
+T_PART = "T_ii > T_ij (in T), class-conditional noise (no, part 2), R(f*) = 0 (not in T)"
+
+# (lessons, theorem, what it needs, how a matrix's column is filled): the papers' theorems (Ghosh et
+# al. 2017 Thm 1-2, Zhang & Sabuncu 2018, Wang et al. 2019, Ma et al. 2020 Thm 1-2, Patrini et al.
+# 2017) with every condition; only the parts about T can be read from a matrix.
 CONDITIONS = (
-    ("2-4", "MAE, GCE, NCE, APL: robust to symmetric noise", "uniform off-diagonals (and rate < (K-1)/K)",
-     "uniform_off_diagonal"),
-    ("2-4", "the same losses: robust to class-conditional noise", "diagonally dominant: T_ii > T_ij",
-     "diagonally_dominant"),
-    ("5", "backward correction: unbiased", "T invertible", "min_singular_value"),
-    ("5", "forward / backward / anchor-point T-hat", "noise depends on the true class only", None),
+    ("2, 4", f"{TOLERANT} under symmetric noise", "uniform off-diagonals, rate < (K-1)/K", "symmetric"),
+    ("2, 4", f"{TOLERANT} under class-conditional noise", T_PART, "dominant"),
+    ("3, 4", PARTIAL, "the same conditions; GCE: a bound on the risk, SCE: only its RCE term", "bound"),
+    ("5", "backward correction: unbiased", "T invertible, class-conditional noise", "invertible"),
+    ("5", "forward correction: consistent; anchor-point T-hat", "class-conditional noise: P(y~|y,x) = P(y~|y)",
+     "class-conditional"),
 )
 
 
-def conditions_table(matrices: dict) -> pd.DataFrame:
-    """Which theorem's condition each matrix meets: yes / no, or "not in T" where T cannot tell."""
+def conditions_table(matrices: dict, human=None) -> pd.DataFrame:
+    """Which theorem's conditions each matrix meets, as far as it can tell: "yes" / "no" for the
+    parts about T ("T-part yes": the rest is not in T), and for class-conditional noise "no (part 2)"
+    on the human matrices (``human``: their names; default those starting with ``HUMAN_PREFIX``)
+    and "yes (drawn so)" on the synthetic ones."""
     props = {name: noise.transition_properties(T) for name, T in matrices.items()}
+    human = {n for n in matrices if n.startswith(HUMAN_PREFIX)} if human is None else set(human)
     K = next(iter(matrices.values())).shape[0]
+    yes = lambda ok, text="yes": text if ok else "no"  # noqa: E731
+    fill = {
+        "symmetric": lambda p, n: yes(p["uniform_off_diagonal"] and p["expected_flip_rate"] < (K - 1) / K),
+        "dominant": lambda p, n: yes(p["diagonally_dominant"], "T-part yes"),
+        "bound": lambda p, n: yes(p["diagonally_dominant"], "bound only"),
+        "invertible": lambda p, n: yes(np.isfinite(p["inverse_inf_norm"]), "T-part yes"),
+        "class-conditional": lambda p, n: CLASS_CONDITIONAL[n in human],
+    }
     rows = []
     for lessons, theorem, condition, key in CONDITIONS:
         row = {"lesson": lessons, "theorem": theorem, "needs": condition}
-        for name, p in props.items():
-            if key is None:
-                row[name] = "not in T"
-            elif key == "uniform_off_diagonal":
-                row[name] = "yes" if p[key] and p["expected_flip_rate"] < (K - 1) / K else "no"
-            elif key == "min_singular_value":
-                row[name] = "yes" if np.isfinite(p["max_abs_inverse"]) else "no"
-            else:
-                row[name] = "yes" if p[key] else "no"
+        row.update({name: fill[key](p, name) for name, p in props.items()})
         rows.append(row)
     return pd.DataFrame(rows).set_index(["lesson", "theorem", "needs"])
 
@@ -96,9 +109,11 @@ def class_rates_table(label_sets=SHOWN_SETS) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- annotators
 
 def annotator_table() -> pd.DataFrame:
-    """Each single annotator, their majority vote (aggre) and the worst label: noise rate and accuracy."""
-    names = {"random1": "annotator 1", "random2": "annotator 2", "random3": "annotator 3",
-             "aggre": "majority vote (aggre)", "worse": "worst of three (worse)"}
+    """Each single-label set (random1-3: one label per image, each image's label from one of many
+    crowd workers), their majority vote (aggre) and the worst label: noise rate and accuracy."""
+    names = {"random1": "random1 (1 label per image)", "random2": "random2 (1 label per image)",
+             "random3": "random3 (1 label per image)", "aggre": "aggre (majority vote)",
+             "worse": "worse (wrong if any is)"}
     rates = {label: human_noise.noise_rate(s) for s, label in names.items()}
     return pd.DataFrame({"noise rate": rates, "accuracy": {k: 1 - v for k, v in rates.items()}})
 
@@ -135,13 +150,16 @@ def superclass_table() -> pd.DataFrame:
 
 
 def not_dominant_rows() -> pd.DataFrame:
-    """CIFAR-100N's fine classes that humans label as another class at least as often as correctly."""
+    """CIFAR-100N's fine classes that humans label as another class at least as often as correctly,
+    with the margin T_ii - T_ij and the same in images (of the class's 500): how firm the verdict is."""
     T = human_noise.transition("noisy", "cifar100n")
     names = human_noise.class_names("cifar100n", "noisy")
+    margins, images = noise.row_margins(T), human_noise.margin_counts("noisy", "cifar100n")
     rows = []
-    for i in np.flatnonzero(noise.row_margins(T) <= 0):
+    for i in np.flatnonzero(margins <= 0):
         j = int(np.argmax(np.where(np.arange(len(T)) == i, -1.0, T[i])))
-        rows.append({"true class": names[i], "T_ii": T[i, i], "most frequent wrong label": names[j], "T_ij": T[i, j]})
+        rows.append({"true class": names[i], "T_ii": T[i, i], "most frequent wrong label": names[j], "T_ij": T[i, j],
+                     "T_ii - T_ij": margins[i], "margin (images)": int(images[i])})
     return pd.DataFrame(rows)
 
 
@@ -154,7 +172,15 @@ def superclass_order() -> np.ndarray:
 
 HUMAN_SECTION = "Human label noise"
 SYNTHETIC_SECTION = "CIFAR-10, ResNet-34"
+SYNTHETIC_100_SECTION = "CIFAR-100"
+SYNTHETIC_100_COLUMNS = ("sym 0.4",)          # CIFAR-100 beside CIFAR-100N: the same overall rate (40 %)
 WEBVISION = re.compile(r"mini WebVision top-1,\s*(.+?)\s*\(")
+WEBVISION_NAME = "mini WebVision top-1 (%, ResNet-50, Ma et al. 2020)"
+HUMAN_LABEL_SETS = {"C10N aggregate": ("aggre", "cifar10n"), "random1": ("random1", "cifar10n"),
+                    "random2": ("random2", "cifar10n"), "random3": ("random3", "cifar10n"),
+                    "worst": ("worse", "cifar10n"), "C100N": ("noisy", "cifar100n")}   # reference column -> label set
+SYNTHETIC_KINDS = {"sym": "symmetric", "asym": "asymmetric"}
+SHARED_METHODS = {"GCE": "GCE", "forward": ("Forward", "Forward-T")}   # in both reference tables
 
 
 def _section(tables: dict, prefix: str) -> pd.DataFrame:
@@ -169,9 +195,10 @@ def human_leaderboard(path=None) -> pd.DataFrame:
     return _section(paper_tables(path), HUMAN_SECTION)
 
 
-def synthetic_reference(path=None) -> pd.DataFrame:
-    """The papers' CIFAR-10 table with synthetic noise (%), from the same file."""
-    return _section(paper_tables(path), SYNTHETIC_SECTION)
+def synthetic_reference(path=None, section: str = SYNTHETIC_SECTION) -> pd.DataFrame:
+    """The papers' CIFAR-10 (or, with ``section=SYNTHETIC_100_SECTION``, CIFAR-100) table with
+    synthetic noise (%), from the same file."""
+    return _section(paper_tables(path), section)
 
 
 def webvision(path=None) -> pd.Series:
@@ -181,25 +208,42 @@ def webvision(path=None) -> pd.Series:
     if m is None:
         raise ValueError("data/paper_results.md: no 'mini WebVision top-1, NAME NUMBER, ...' line found")
     pairs = [re.fullmatch(r"(\S+)\s+([0-9.]+)", item.strip()) for item in m.group(1).split(",")]
-    return pd.Series({p.group(1): float(p.group(2)) for p in pairs if p}, name="mini WebVision top-1 (%)")
+    return pd.Series({p.group(1): float(p.group(2)) for p in pairs if p}, name=WEBVISION_NAME)
 
 
-ROBUST = {"GCE": "GCE", "Forward": "forward", "Forward-T": "forward", "Backward-T": "backward", "SCE": "SCE"}
+def overall_rate(column: str, num_classes: int = 10) -> float:
+    """The share of all labels that are wrong in a reference table's column: a CIFAR-N label set's
+    measured rate, or for synthetic noise ("sym 0.4", "asym 0.4") the expected flip rate of the
+    course's matrix (asymmetric noise flips 5 of CIFAR-10's 10 classes, so its rate is half of eta)."""
+    if column in HUMAN_LABEL_SETS:
+        return human_noise.noise_rate(*HUMAN_LABEL_SETS[column])
+    kind, rate = column.split()
+    T = noise.transition_matrix(SYNTHETIC_KINDS[kind], num_classes, float(rate))
+    return noise.transition_properties(T)["expected_flip_rate"]
 
 
-def method_spread(human: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:
-    """Per column of the two reference tables (points): GCE minus forward correction (both tables
-    have them), best minus worst of the robust methods listed, and (synthetic only: the human table
-    has no CE row) the best robust method minus CE."""
+def _method(table: pd.DataFrame, key: str) -> str:
+    names = SHARED_METHODS[key]
+    return next(m for m in table.index if m in ((names,) if isinstance(names, str) else names))
+
+
+def method_gaps(path=None) -> pd.DataFrame:
+    """Per column of the reference tables (points): the overall noise rate, GCE minus forward
+    correction (the methods the human and the synthetic tables share), and the better of the two
+    minus CE where the table has a CE row (the course's copy of the human-noise table has none: NaN
+    there). CIFAR-100's ``SYNTHETIC_100_COLUMNS`` stand beside CIFAR-100N."""
+    human = human_leaderboard(path)
+    blocks = [("human (CIFAR-N)", human, list(human.columns), None),
+              ("synthetic CIFAR-10", synthetic_reference(path), list(synthetic_reference(path).columns), 10),
+              ("synthetic CIFAR-100", synthetic_reference(path, SYNTHETIC_100_SECTION), list(SYNTHETIC_100_COLUMNS), 100)]
     rows = {}
-    for kind, table in (("human (CIFAR-N)", human), ("synthetic (CIFAR-10)", synthetic)):
-        robust = table.loc[[m for m in table.index if m in ROBUST]]
-        forward = next(m for m in robust.index if ROBUST[m] == "forward")
-        for col in table.columns:
-            v = robust[col].dropna()
-            rows[(kind, col)] = {"GCE - forward": table.loc["GCE", col] - table.loc[forward, col],
-                                 "best - worst robust": v.max() - v.min(),
-                                 "best robust - CE": v.max() - table[col].get("CE", np.nan)}
+    for kind, table, columns, K in blocks:
+        gce, fwd = table.loc[_method(table, "GCE")], table.loc[_method(table, "forward")]
+        for col in columns:
+            best = max(gce[col], fwd[col])
+            rows[(kind, col)] = {"overall noise rate": overall_rate(col) if K is None else overall_rate(col, K),
+                                 "GCE - forward": gce[col] - fwd[col],
+                                 "better of the two - CE": best - table[col].get("CE", np.nan)}
     return pd.DataFrame(rows).T
 
 
@@ -212,18 +256,53 @@ def run_table(result, metrics=RUN_METRICS) -> pd.DataFrame:
     return pd.DataFrame({label: result.table(metric).iloc[:, 0] for metric, label in metrics.items()})
 
 
+def mean_sd(values, signed: bool = False) -> str:
+    """Per-seed fractions as "mean ± sd" in points (just the mean for one seed)."""
+    v = PERCENT * np.asarray(values, dtype=float)
+    mean = f"{v.mean():+.1f}" if signed else f"{v.mean():.1f}"
+    return mean if len(v) < 2 else f"{mean} ± {v.std(ddof=1):.1f}"
+
+
+def gains_over_ce(result, metric: str = "final_test_acc") -> dict:
+    """Per loss of ``result`` except CE: its per-seed ``metric`` minus CE's (paired by seed)."""
+    ce = per_seed(result.results, metric, loss="ce")
+    return {loss: per_seed(result.results, metric, loss=loss) - ce for loss in _losses(result) if loss != "ce"}
+
+
+def unclaimed_gain_changes(ccn, idn, metric: str = "final_test_acc") -> str:
+    """One line per loss of both runs: how its gain over CE changes from class-conditional to
+    instance-dependent noise (points, paired by seed), printed as not claimed: too small against the
+    seed spread to state at this size."""
+    a, b = gains_over_ce(ccn, metric), gains_over_ce(idn, metric)
+    lines = []
+    for loss in (loss for loss in b if loss in a):
+        d = PERCENT * (b[loss] - a[loss])
+        lines.append(f"  not claimed: {loss}'s gain over CE changes by {mean_sd(d / PERCENT, signed=True)} points "
+                     f"({len(d)} seeds: {', '.join(f'{x:+.1f}' for x in d)})")
+    return "\n".join(lines)
+
+
 def course_table(ccn, idn, metric: str = "final_test_acc") -> pd.DataFrame:
-    """The losses both runs have: ``metric`` "mean ± std" (%) under class-conditional and
-    instance-dependent noise with the human T, and each one's mean gain over CE (points)."""
+    """The losses both runs have: ``metric`` "mean ± sd" (%) under class-conditional and
+    instance-dependent noise with the human T, each one's gain over CE (points, paired by seed:
+    "mean ± sd" of the per-seed differences), and the change of that gain between the two noises."""
     losses = [loss for loss in _losses(idn) if loss in _losses(ccn)]
+    gains = {name: gains_over_ce(res, metric) for name, res in (("class-conditional", ccn), ("instance-dependent", idn))}
     out = {}
     for name, res in (("class-conditional", ccn), ("instance-dependent", idn)):
-        ce = per_seed(res.results, metric, loss="ce")
         out[(name, "%")] = res.table(metric).iloc[:, 0].reindex(losses)
-        out[(name, "gain over CE")] = pd.Series(
-            {loss: "" if loss == "ce" else f"{PERCENT * (per_seed(res.results, metric, loss=loss) - ce).mean():+.1f}"
-             for loss in losses})
+        out[(name, "gain over CE")] = pd.Series({loss: mean_sd(gains[name][loss], signed=True) if loss in gains[name]
+                                                 else "" for loss in losses})
+    out[("gain change", "points")] = pd.Series(
+        {loss: mean_sd(gains["instance-dependent"][loss] - gains["class-conditional"][loss], signed=True)
+         if loss != "ce" else "" for loss in losses})
     return pd.DataFrame(out)
+
+
+def estimated_diagonal(result, loss: str = "forward(T-hat)") -> np.ndarray:
+    """Per seed (in seed order): the mean diagonal of the run's estimated T-hat (1 = the identity)."""
+    runs = sorted((r for r in result.results if r["label"]["loss"] == loss), key=lambda r: r["config"]["seed"])
+    return np.array([np.diag(np.asarray(r["transition_estimated"], dtype=float)).mean() for r in runs])
 
 
 def _losses(res) -> list[str]:

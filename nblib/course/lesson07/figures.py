@@ -21,7 +21,6 @@ from ..style import OKABE_ITO, loss_color, loss_style, new_axes
 from .analysis import PERCENT, superclass_order
 
 BLANK_BELOW = 0.01     # matrix entries below 1 % are left blank: the pattern shows better
-LABEL_CHARS = 18       # superclass names are cut to this many characters on the axes
 ZOOM_VMAX = 0.1        # colour range of the CIFAR-100N fine T: the diagonal saturates, the confusions show
 SET_COLOURS = {"aggre": OKABE_ITO["green"], "random1": OKABE_ITO["blue"], "worse": OKABE_ITO["vermillion"]}
 
@@ -54,23 +53,28 @@ def transition_gallery(matrices: dict, rates: pd.DataFrame):
 
 
 def cifar100_figure():
-    """CIFAR-100N: the fine T ordered by superclass (colour clipped at ``ZOOM_VMAX``) and the superclass T."""
+    """CIFAR-100N: the fine T ordered by superclass (colour clipped at ``ZOOM_VMAX``) and the superclass
+    T with the superclasses' full names; a colour bar each."""
     order = superclass_order()
     T = human_noise.transition("noisy", "cifar100n")[np.ix_(order, order)]
-    fig, axes = new_axes(ncols=2, width=4.6, height=4.3)
+    fig, axes = new_axes(ncols=2, width=5.2, height=5.2)
     ax = axes[0, 0]
     transition_heatmap(T, ax=ax, annot=False, vmax=ZOOM_VMAX,
-                       title=f"fine T (100 classes), by superclass; colour clipped at {ZOOM_VMAX:g}")
+                       title=f"fine T (100 classes), by superclass;\ncolour clipped at {ZOOM_VMAX:g}")
+    fig.colorbar(ax.images[0], ax=ax, shrink=0.7, label=f"T_ij (clipped at {ZOOM_VMAX:g})")
     ax.set_xticks(np.arange(2, 100, 5), [])
     ax.set_yticks(np.arange(2, 100, 5), [])
     ax.set_xlabel("human label (grouped in 20 superclasses of 5)")
     ax.set_ylabel("true class (same order)")
+    ax = axes[0, 1]
     coarse = human_noise.transition("noisy_coarse", "cifar100n")
-    transition_heatmap(coarse, ax=axes[0, 1], annot=False, title="superclass T (20 superclasses)",
-                       class_names=[n.replace("_", " ")[:LABEL_CHARS]
-                                    for n in human_noise.class_names("cifar100n", "noisy_coarse")])
-    axes[0, 1].tick_params(axis="x", labelrotation=90, labelsize=6)
-    axes[0, 1].tick_params(axis="y", labelsize=6)
+    transition_heatmap(coarse, ax=ax, annot=False, title="superclass T (20 superclasses)",
+                       class_names=[n.replace("_", " ") for n in human_noise.class_names("cifar100n", "noisy_coarse")])
+    fig.colorbar(ax.images[0], ax=ax, shrink=0.7, label="T_ij")
+    ax.set_xlabel("human label's superclass")
+    ax.set_ylabel("true superclass")
+    ax.tick_params(axis="x", labelrotation=90, labelsize=6)
+    ax.tick_params(axis="y", labelsize=6)
     return fig
 
 

@@ -15,6 +15,7 @@ from ..style import OKABE_ITO
 from ..widgets import LiveFigure, interact_png, live_figure, slider
 
 BINS = 5                      # difficulty fifths
+FIFTHS = ("easiest", "2nd", "3rd", "4th", "hardest")
 SHARPNESS_RANGE = (0.0, 8.0, 0.5)
 RATIO_MAX = 6.0               # y range of the observed / independent panel
 ANNOTATORS = 3                # noise seeds read as annotators, as many as CIFAR-10N has per image
@@ -38,7 +39,7 @@ class SharpnessExplorer:
         flat = self.flip_rates(0.0)
         self.ax_rate.bar(x - 0.2, flat, 0.4, color=OKABE_ITO["grey"], label="class-conditional (sharpness 0)")
         self.rate_bars = self.ax_rate.bar(x + 0.2, flat, 0.4, color=OKABE_ITO["vermillion"], label="this sharpness")
-        self.ax_rate.set_xticks(x, ["easiest", "2nd", "3rd", "4th", "hardest"])
+        self.ax_rate.set_xticks(x, FIFTHS)
         self.ax_rate.set_xlabel("difficulty fifth within the class")
         self.ax_rate.set_ylabel("labels flipped")
         self.ax_rate.set_ylim(0, 1)
