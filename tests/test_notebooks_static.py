@@ -177,6 +177,10 @@ def test_nbval_markers_are_tags_and_never_check_trained_output(path):
             bad.append(f"cell {i}: an NBVAL_ comment in the code; use the cell tag instead")
         if "nbval-check-output" in _tags(cell) and TRAINED.search(src):
             bad.append(f"cell {i}: compares trained output exactly (nbval-check-output); another CPU differs")
+        if "nbval-check-output" in _tags(cell) and any("image/png" in o.get("data", {}) for o in cell["outputs"]):
+            # whether a figure is displayed depends on the kernel's matplotlib backend (MPLBACKEND=Agg
+            # shows none): keep figures out of the cells whose output is compared
+            bad.append(f"cell {i}: compares output exactly (nbval-check-output) and draws a figure; split the cell")
         unknown = {t for t in _tags(cell) if t.startswith("nbval") and t not in NBVAL_TAGS}
         if unknown:
             bad.append(f"cell {i}: unknown nbval tag(s) {sorted(unknown)}")
