@@ -4,7 +4,10 @@ Writes the table to data/results/notebook_times.md (the README shows it) and pri
 ``--inplace`` each executed notebook is also saved with its fresh outputs, so re-executing the
 course after a change to nblib and timing it are one step (``make execute``).
 
-    python benchmarks/bench_notebooks.py [--timeout 900] [--inplace]
+    python benchmarks/bench_notebooks.py [--timeout 900] [--inplace] [--only 01 05 ...]
+
+``--only`` runs the given lessons and prints their times without rewriting the table (which is
+of the whole course).
 """
 from __future__ import annotations
 
@@ -34,9 +37,9 @@ def time_notebook(path, timeout: int = 900, inplace: bool = False) -> float:
     return seconds
 
 
-def run(timeout: int = 900, inplace: bool = False) -> list[dict]:
+def run(timeout: int = 900, inplace: bool = False, only=None) -> list[dict]:
     rows = []
-    for lesson in LESSONS:
+    for lesson in only or LESSONS:
         found = sorted(NOTEBOOKS.glob(f"{lesson}_*.ipynb"))
         if not found:
             rows.append(dict(notebook=f"{lesson}_… (missing)", seconds=None, status="missing"))
@@ -68,5 +71,8 @@ def write(rows, path=RESULTS / "notebook_times.md") -> str:
 
 if __name__ == "__main__":
     a = cli(__doc__, device=False, threads=0, extra=(("--timeout", dict(type=int, default=900)),
-                                                     ("--inplace", dict(action="store_true"))))
-    print(write(run(a.timeout, a.inplace)))
+                                                     ("--inplace", dict(action="store_true")),
+                                                     ("--only", dict(nargs="*", choices=LESSONS,
+                                                                     help="lessons to run (default: all)"))))
+    rows = run(a.timeout, a.inplace, a.only)
+    print(report(rows) if a.only else write(rows))
