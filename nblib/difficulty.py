@@ -2,7 +2,7 @@
 
 Human annotators do not err at random: they err on the ambiguous images (CIFAR-10N's three
 annotators are all wrong together far more often than independent errors would allow; lesson 7).
-To imitate that on any dataset, instance-dependent noise (:func:`nblib.noise.corrupt_labels_instance`)
+To imitate that on any dataset, instance-dependent noise (:func:`nblib.instance_noise.corrupt_labels_instance`)
 needs a difficulty score per sample. A model's confidence on samples it was trained on says
 little (it has fitted them), so the score is **cross-fitted**: the training set is split into
 ``folds`` class-stratified parts, one model per part is trained with the *clean* labels on the
@@ -79,7 +79,7 @@ def uncertainty(probs, labels) -> np.ndarray:
 def clean_uncertainty(data, make_model, *, folds: int = DEFAULT_FOLDS, seed: int = 0, **train_kw):
     """Cross-fitted uncertainty of every sample's clean label: ``(train scores (N,), val scores or None)``.
 
-    See :func:`cross_fitted_proba`; the scores feed :func:`nblib.noise.instance_flip_weights`.
+    See :func:`cross_fitted_proba`; the scores feed :func:`nblib.instance_noise.instance_flip_weights`.
     """
     probs, val = cross_fitted_proba(data, make_model, folds=folds, seed=seed, **train_kw)
     return uncertainty(probs, data.y_train), None if val is None else uncertainty(val, data.y_val)

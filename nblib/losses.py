@@ -61,6 +61,11 @@ bound, and the teaching helpers ``gradient_weight``, ``gradient_alignment``, ``l
 ``analytic_weight``, ``loss_of_p``,
 ``class_values`` (every label's loss), ``class_sums``, ``symmetry_gap``, ``class_terms`` (Ma et
 al.'s per-class terms: active vs passive) and ``prune_weights`` (the pruning step of truncated Lq).
+
+Layout (why one long file): each loss is written once, as a kernel over log-probabilities
+(``_gce``, ...); the public functions, the ``Loss`` modules and the teaching helpers all call those
+kernels, so the formula a lesson shows and the one training uses cannot drift apart. The sections,
+in order: constants and presets, numerics, kernels, functions, modules, teaching helpers.
 """
 from __future__ import annotations
 

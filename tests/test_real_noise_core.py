@@ -8,9 +8,9 @@ from hypothesis import given, settings, strategies as st
 
 import nblib
 from nblib import difficulty, human_noise, noise, sweep
-from nblib.noise import (corrupt_labels, corrupt_labels_instance, difficulty_ranks, empirical_transition,
-                         flip_rate_by_difficulty, independent_wrong_counts, instance_flip_weights,
-                         joint_wrong_counts, transition_matrix, transition_properties)
+from nblib.instance_noise import corrupt_labels_instance, difficulty_ranks, flip_rate_by_difficulty, instance_flip_weights
+from nblib.noise import (corrupt_labels, empirical_transition, independent_wrong_counts, joint_wrong_counts,
+                         transition_matrix, transition_properties)
 
 FAST = settings(max_examples=30, deadline=None)
 T_WORSE = human_noise.transition("worse")

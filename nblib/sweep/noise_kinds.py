@@ -6,7 +6,7 @@
   exact)``; forward/backward correction's "true" T is this T.
 - ``instance``: the same class-conditional counts of T (the realised rate and T are those of
   ``matrix`` with exact=True), but the samples that flip are drawn with weights rising with their
-  difficulty (:func:`nblib.noise.corrupt_labels_instance`), as human errors concentrate on hard
+  difficulty (:func:`nblib.instance_noise.corrupt_labels_instance`), as human errors concentrate on hard
   images. Difficulty = a clean model's cross-fitted uncertainty (:mod:`nblib.difficulty`), trained
   once per dataset, model and training settings with the scorer settings below (part of every
   config, so changing them changes every key).
@@ -53,7 +53,8 @@ def given_label(noise: dict) -> str:
 
 def noisy_labels(config: dict, data):
     """(noisy labels, flipped mask, T) of a run whose noise kind is ``matrix`` or ``instance``."""
-    from ..noise import corrupt_labels, corrupt_labels_instance, instance_flip_weights
+    from ..instance_noise import corrupt_labels_instance, instance_flip_weights
+    from ..noise import corrupt_labels
 
     nz = config["noise"]
     T = np.asarray(nz["T"], dtype=np.float64)
@@ -68,7 +69,8 @@ def noisy_labels(config: dict, data):
 
 def noisy_val(config: dict, data, T):
     """The validation labels, corrupted by the same process and seed as the training labels."""
-    from ..noise import corrupt_labels, corrupt_labels_instance, instance_flip_weights
+    from ..instance_noise import corrupt_labels_instance, instance_flip_weights
+    from ..noise import corrupt_labels
 
     nz = config["noise"]
     if nz["kind"] == "matrix":

@@ -129,7 +129,7 @@ class NoiseSpec:
     exactly round(rate n_i) per class, not a binomial count), ``label_set`` (human: one of aggre,
     random1, random2, random3, worse), ``matrix`` (matrix / instance: the (K, K) T), ``name`` (its
     column label, e.g. "human T") and ``sharpness`` (instance: how strongly hard samples flip first,
-    see :func:`nblib.noise.instance_flip_weights`)."""
+    see :func:`nblib.instance_noise.instance_flip_weights`)."""
 
     kind: str
     rate: float = 0.0

@@ -4,13 +4,13 @@
 difficulty fifth of every class and how often the three seeds' noise is wrong on the same samples
 (observed / what independent draws would give), beside CIFAR-10N's three annotators. A move of
 the slider redraws only the bars and texts (:class:`nblib.course.widgets.LiveFigure`): the
-corruption itself (:func:`nblib.noise.corrupt_labels_instance`, three seeds) costs a few ms.
+corruption itself (:func:`nblib.instance_noise.corrupt_labels_instance`, three seeds) costs a few ms.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ... import human_noise, noise
+from ... import human_noise, instance_noise, noise
 from ..style import OKABE_ITO
 from ..widgets import LiveFigure, interact_png, live_figure, slider
 
@@ -62,17 +62,17 @@ class SharpnessExplorer:
 
     def masks(self, sharpness: float) -> np.ndarray:
         """(seeds, N) flipped masks of instance-dependent noise with this sharpness."""
-        w = noise.instance_flip_weights(self.scores, self.labels, sharpness)
-        return np.array([noise.corrupt_labels_instance(self.labels, self.T, w, seed=s)[1] for s in self.seeds])
+        w = instance_noise.instance_flip_weights(self.scores, self.labels, sharpness)
+        return np.array([instance_noise.corrupt_labels_instance(self.labels, self.T, w, seed=s)[1] for s in self.seeds])
 
     def flip_rates(self, sharpness: float) -> np.ndarray:
         """Flip rate per difficulty fifth, averaged over the seeds."""
-        return np.mean([noise.flip_rate_by_difficulty(m, self.scores, self.labels, BINS)
+        return np.mean([instance_noise.flip_rate_by_difficulty(m, self.scores, self.labels, BINS)
                         for m in self.masks(sharpness)], axis=0)
 
     def _update(self, sharpness: float):
         masks = self.masks(sharpness)
-        rates = np.mean([noise.flip_rate_by_difficulty(m, self.scores, self.labels, BINS) for m in masks], axis=0)
+        rates = np.mean([instance_noise.flip_rate_by_difficulty(m, self.scores, self.labels, BINS) for m in masks], axis=0)
         joint = noise.joint_wrong_counts(masks, self.labels)
         ratio = joint["observed"] / joint["independent"]
         for bar, v in zip(self.rate_bars, rates):
