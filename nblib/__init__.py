@@ -9,7 +9,7 @@ Data flows loader -> noise -> model + loss -> train -> results -> plots / widget
     model = nblib.models.make_model("auto", data, seed=0)
     hist = nblib.fit(model, data, loss="gce", y_train=noisy, epochs=30)
 
-The core (a researcher can reuse it alone): losses, noise, estimate, theory (the papers' bounds as numbers),
+The core (a researcher can reuse it alone): losses, noise, instance_noise (hard samples flip first), estimate, theory (the papers' bounds as numbers),
 data, human_noise, models, train (one epoch loop for one model or a vmap stack), difficulty (a clean
 model's cross-fitted uncertainty of each sample), sweep (grids of runs, cached). The course on top of it:
 ``nblib.course`` (settings, figures, widgets, claims, one package per lesson).
@@ -18,7 +18,7 @@ model's cross-fitted uncertainty of each sample), sweep (grids of runs, cached).
 import importlib
 
 from ._device import device, torch_threads
-from . import losses, noise, estimate, data, human_noise, models, train, difficulty, theory
+from . import losses, noise, instance_noise, estimate, data, human_noise, models, train, difficulty, theory
 from .train import fit
 
 __version__ = "0.1.0"
