@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import check_in_range, check_int, check_real_array
-from .noise import ROUND_TOL, _as_bool, _corruption_inputs, _corruption_outputs, _exact_counts, _to_numpy
+from ._labels import ROUND_TOL, as_bool, corruption_inputs, corruption_outputs, exact_counts, to_numpy
 
 
 def _average_ranks(x: np.ndarray) -> np.ndarray:
@@ -26,7 +26,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 
 def _scores_and_labels(scores, labels):
     s = check_real_array("scores", scores, "one number per sample").reshape(-1)
-    y = np.asarray(_to_numpy(labels)).reshape(-1)
+    y = np.asarray(to_numpy(labels)).reshape(-1)
     if s.shape != y.shape:
         raise ValueError(f"scores must have one value per label ({y.size}), got {s.size}")
     if not np.all(np.isfinite(s)):
@@ -76,7 +76,7 @@ def corrupt_labels_instance(labels, T, weights, seed: int = 0):
     class-conditional noise. Labels and outputs as in :func:`corrupt_labels`; randomness only from
     ``numpy.random.default_rng(seed)``.
     """
-    T, y, shape, rng = _corruption_inputs(labels, T, seed)
+    T, y, shape, rng = corruption_inputs(labels, T, seed)
     K = T.shape[0]
     w = check_real_array("weights", weights, "one weight per sample").reshape(-1)
     if w.shape != y.shape:
@@ -89,13 +89,13 @@ def corrupt_labels_instance(labels, T, weights, seed: int = 0):
         idx = np.flatnonzero(y == i)
         if not idx.size:
             continue
-        counts = _exact_counts(T[i], i, idx.size)
+        counts = exact_counts(T[i], i, idx.size)
         flips = idx.size - counts[i]
         if flips:
             chosen = idx[np.argsort(-keys[idx], kind="stable")[:flips]]
             targets = np.repeat(np.arange(K), np.where(np.arange(K) == i, 0, counts))
             noisy[chosen] = rng.permutation(targets)
-    return _corruption_outputs(labels, noisy, y, shape)
+    return corruption_outputs(labels, noisy, y, shape)
 
 
 def flip_rate_by_difficulty(flipped, scores, labels, bins: int = 5) -> np.ndarray:
@@ -106,7 +106,7 @@ def flip_rate_by_difficulty(flipped, scores, labels, bins: int = 5) -> np.ndarra
     noise a rate that rises from the easy bins to the hard ones.
     """
     bins = check_int("bins", bins, 1)
-    f = _as_bool(flipped, "flipped").reshape(-1)
+    f = as_bool(flipped, "flipped").reshape(-1)
     r = difficulty_ranks(scores, labels)
     if f.shape != r.shape:
         raise ValueError(f"flipped must have one value per label ({r.size}), got {f.size}")

@@ -25,13 +25,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
 
-from ._checks import (check_bool, check_choice, check_in_range, check_int, check_labels, check_real_array, check_seed,
+from ._checks import (check_bool, check_choice, check_in_range, check_int, check_labels, check_real_array,
                       check_transition_matrix)
+from ._labels import ROUND_TOL, as_bool, corruption_inputs, corruption_outputs, exact_counts, to_numpy
 
 NOISE_KINDS = ("symmetric", "pair", "asymmetric")
-ROUND_TOL = 1e-9  # float slack: 0.3 * 10 = 2.9999999999999996 counts as 3, near-ties as ties
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
@@ -151,29 +150,6 @@ def transition_matrix(kind: str, num_classes: int, rate: float, *, include_true:
     return T
 
 
-def _to_numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
-def _round_half_up(x):
-    return np.floor(np.asarray(x) + 0.5 + ROUND_TOL).astype(np.int64)
-
-
-def _exact_counts(row: np.ndarray, i: int, n: int) -> np.ndarray:
-    """Integer counts c (sum n) for class i: c_i = n - round(n (1 - T[i, i])) and the flips are split by
-    largest remainder, so every |c_j - n T[i, j]| < 1 and no count goes to a zero-probability class."""
-    quota = row * n
-    counts = np.floor(quota + ROUND_TOL).astype(np.int64)
-    flips = int(_round_half_up(n * (1 - row[i])))
-    counts[i] = n - flips
-    frac = quota - counts
-    frac[i] = -np.inf
-    frac[row == 0] = -np.inf
-    short = flips - (counts.sum() - counts[i])  # flips still to hand out, one each, by largest remainder
-    counts[np.argsort(-frac, kind="stable")[:short]] += 1
-    return counts
-
-
 def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
     """Corrupt clean labels with transition matrix T; return ``(noisy, flipped_mask)``.
 
@@ -192,7 +168,7 @@ def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
 
     Randomness comes only from ``numpy.random.default_rng(seed)``; global RNG state is untouched.
     """
-    T, y, shape, rng = _corruption_inputs(labels, T, seed)
+    T, y, shape, rng = corruption_inputs(labels, T, seed)
     K = T.shape[0]
     exact = check_bool("exact", exact)
     if exact:
@@ -200,36 +176,17 @@ def corrupt_labels(labels, T, seed: int = 0, exact: bool = False):
         for i in range(K):
             idx = np.flatnonzero(y == i)
             if idx.size:
-                noisy[rng.permutation(idx)] = np.repeat(np.arange(K), _exact_counts(T[i], i, idx.size))
+                noisy[rng.permutation(idx)] = np.repeat(np.arange(K), exact_counts(T[i], i, idx.size))
     else:
         cum = np.cumsum(T, axis=1)
         last = K - 1 - np.argmax(T[:, ::-1] > 0, axis=1)  # last class with T[i, j] > 0
         u = rng.random(y.size)
         noisy = np.minimum((u[:, None] >= cum[y]).sum(axis=1), last[y])
-    return _corruption_outputs(labels, noisy, y, shape)
-
-
-def _corruption_inputs(labels, T, seed):
-    """Checked inputs of a corruption: (T float64, labels as flat int64, their shape, the seeded generator)."""
-    T = check_transition_matrix(T)
-    check_labels(labels, T.shape[0], name="labels")
-    rng = np.random.default_rng(check_seed(seed))
-    y = _to_numpy(labels)
-    return T, y.reshape(-1).astype(np.int64), y.shape, rng
-
-
-def _corruption_outputs(labels, noisy: np.ndarray, y: np.ndarray, shape):
-    """(noisy, flipped) in the type of ``labels``: a tensor (same dtype and device) or NumPy arrays."""
-    noisy = noisy.reshape(shape)
-    flipped = noisy != y.reshape(shape)
-    if isinstance(labels, torch.Tensor):
-        return (torch.as_tensor(noisy, device=labels.device).to(labels.dtype),
-                torch.as_tensor(flipped, device=labels.device))
-    return noisy.astype(np.asarray(labels).dtype, copy=False), flipped
+    return corruption_outputs(labels, noisy, y, shape)
 
 
 def _pair(clean, noisy):
-    c, n = _to_numpy(clean), _to_numpy(noisy)
+    c, n = to_numpy(clean), to_numpy(noisy)
     if c.shape != n.shape:
         raise ValueError(f"clean and noisy must have the same shape, got {c.shape} and {n.shape}")
     if c.size == 0:
@@ -329,7 +286,7 @@ def detection_scores(flagged, flipped) -> dict:
     recall    = |flagged & flipped| / |flipped|  (how many flipped samples got flagged);
     nan where undefined. Both arguments: boolean arrays or tensors of the same length.
     """
-    flagged, flipped = _as_bool(flagged, "flagged"), _as_bool(flipped, "flipped")
+    flagged, flipped = as_bool(flagged, "flagged"), as_bool(flipped, "flipped")
     if flagged.shape != flipped.shape:
         raise ValueError(f"flagged and flipped must have the same shape, got {flagged.shape} and {flipped.shape}")
     hits = int((flagged & flipped).sum())
@@ -337,13 +294,6 @@ def detection_scores(flagged, flipped) -> dict:
     return dict(n_flagged=n_flagged, n_flipped=n_flipped, flagged_and_flipped=hits,
                 precision=hits / n_flagged if n_flagged else float("nan"),
                 recall=hits / n_flipped if n_flipped else float("nan"))
-
-
-def _as_bool(x, name: str) -> np.ndarray:
-    x = np.asarray(_to_numpy(x))
-    if x.dtype != bool:
-        raise TypeError(f"{name} must be a boolean mask, got dtype {x.dtype}")
-    return x
 
 
 def noise_summary(T, class_prior=None) -> dict:
@@ -445,8 +395,8 @@ def joint_wrong_counts(wrong, labels) -> dict:
     floats}``, the latter from :func:`independent_wrong_counts` with each annotator's per-class
     error rates measured on these samples.
     """
-    W = np.atleast_2d(_as_bool(wrong, "wrong"))
-    y = np.asarray(_to_numpy(labels)).reshape(-1)
+    W = np.atleast_2d(as_bool(wrong, "wrong"))
+    y = np.asarray(to_numpy(labels)).reshape(-1)
     if W.shape[1] != y.size:
         raise ValueError(f"wrong must be (annotators, N) with N = len(labels) = {y.size}, got {W.shape}")
     classes = np.unique(y)
