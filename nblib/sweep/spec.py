@@ -6,6 +6,9 @@ JSON-able dict, its *config*, and every number of its result follows from that c
 (:mod:`nblib.sweep.run` says how). Its key is the sha256 of the config's canonical JSON (sorted
 keys, no spaces, floats as Python's shortest repr); ``PROTOCOL`` is part of every config, so a
 change in how runs are derived changes every key instead of silently mixing old and new results.
+
+Why one file of ~430 lines: the grid's fields, their validation and their expansion into configs
+are the spec language; they change together (a new field needs all three).
 """
 from __future__ import annotations
 

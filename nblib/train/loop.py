@@ -18,6 +18,9 @@ what to try; the epochs already recorded travel with the error (``TrainingDiverg
 
 Determinism: the shuffling uses its own ``torch.Generator`` seeded by ``seed``; with a model
 built by ``nblib.models.make_model(..., seed=...)`` two runs on the CPU give identical histories.
+
+Why one file of ~450 lines: the three entry points, the epoch loop they share and its divergence
+check are one piece of logic; split, a change to the loop would have to be followed across files.
 """
 from __future__ import annotations
 
