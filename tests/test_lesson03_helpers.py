@@ -164,13 +164,27 @@ def test_q_sweep_runs_the_sweep_in_the_shared_setting(monkeypatch):
     assert labels == ["ce", "gce q=0.3", "gce q=0.5", "gce q=0.7", "gce q=0.9", "mae", "tgce"]
 
 
+def test_large_scale_is_the_classroom_setting_with_more_seeds(monkeypatch):
+    """The claims are checked on seeds 0-4 of the classroom setting: "large" must train exactly that."""
+    from nblib.course.settings import SEEDS, SETTINGS
+
+    seen = {}
+    monkeypatch.setattr(E.runs, "run", lambda setting, name, **kw: seen.update(setting=setting, **kw))
+    large = types.SimpleNamespace(scale="large", seeds=SEEDS["large"], device="cpu")
+    E.q_sweep(large)
+    assert seen["setting"] == SETTINGS["classroom"][E.SETTING] and seen["seeds"] == (0, 1, 2, 3, 4)
+    assert E.CONFIG["large"] == E.CONFIG["classroom"]
+    line = E.describe(large)
+    assert "80 epochs" in line and "40% symmetric" in line and "[0, 1, 2, 3, 4]" in line and "40, 48" in line
+
+
 def test_q_position_and_sweep_table(sweep):
     assert [E.q_position(lab) for lab in LABELS] == [0.0, 0.3, 0.7, 1.0, 0.7]
     with pytest.raises(ValueError, match="label"):
         E.q_position("sce")
     t = E.sweep_table(sweep)
     assert list(t.index) == LABELS
-    assert list(t.columns) == ["final test acc", "best test acc", "flipped fitted", "clean fitted"]
+    assert list(t.columns) == ["final test acc", "best epoch (oracle)", "flipped fitted", "clean fitted"]
 
 
 def test_accuracy_vs_q_places_ce_at_0_and_mae_at_1(sweep):
