@@ -18,9 +18,11 @@ and the theory's ranges and bounds from ``nblib.theory``. Figures draw what thos
 
 Colours: losses from :func:`nblib.course.style.loss_style` (CE, MAE, GCE, TGCE the same in every
 lesson), clean samples ``CLEAN_COLOR``, flipped samples ``FLIPPED_COLOR``.
+
+Why one file of ~470 lines: it is the lesson's every figure, in the lesson's order; each is short,
+and they share the lesson's styling helpers.
 """
 from __future__ import annotations
-
 
 import matplotlib.pyplot as plt
 import numpy as np
