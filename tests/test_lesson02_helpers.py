@@ -114,6 +114,8 @@ def test_per_seed_helpers(result, capsys):
     (title, (curves, fraction)), = E.share_panels("digits", result, "sym 0.4").items()
     assert title == "digits" and set(curves["noise"]) == {"sym 0.4"} and 0.3 < fraction < 0.5
     assert set(E.clean_curves(result)["noise"]) == {"sym 0"}
+    noisy = E.curves_at(result, "sym 0.4", "test_acc", "flipped_acc_noisy")
+    assert set(noisy["noise"]) == {"sym 0.4"} and {"test_acc", "flipped_acc_noisy"} <= set(noisy.columns)
 
 
 def test_gradient_share_figure_bands_in_percent_with_fair_share(result):

@@ -23,7 +23,7 @@ from .. import runs
 from ..settings import GRIDS, SETTINGS
 
 __all__ = ["SETTING", "STORED_GRID", "STORED_RATE", "CONFIG", "LOSSES", "STALL_FROM", "noise_label", "studied_noise",
-           "describe", "clean_curves",
+           "describe", "curves_at", "clean_curves",
            "gradient_runs", "stored_runs", "share_window", "share_halves", "share_excess", "share_table",
            "print_share_per_seed", "share_panels", "first_epoch_acc", "test_acc_drop", "clean_fit_rise",
            "final_accuracy_table"]
@@ -55,10 +55,15 @@ def studied_noise(course) -> str:
     return noise_label(CONFIG[course.scale]["rate"])
 
 
+def curves_at(result, noise: str, *metrics: str):
+    """Per-epoch ``metrics`` of ``result``'s runs at ``noise`` (long frame, one row per run and epoch)."""
+    curves = result.curves(*metrics)
+    return curves[curves["noise"] == noise]
+
+
 def clean_curves(result):
     """Per-epoch test and training accuracy of ``result``'s runs on clean labels (long frame)."""
-    curves = result.curves("test_acc", "train_acc")
-    return curves[curves["noise"] == noise_label(0)]
+    return curves_at(result, noise_label(0), "test_acc", "train_acc")
 
 
 def describe(course) -> str:
@@ -132,8 +137,7 @@ def print_share_per_seed(result, noise: str) -> None:
 def share_panels(title: str, result, noise: str) -> dict:
     """The argument of :func:`figures.gradient_share_figure` for one dataset: {title: (share
     curves at ``noise``, mean share of flipped labels)}."""
-    curves = result.curves("flipped_grad_share")
-    return {title: (curves[curves["noise"] == noise],
+    return {title: (curves_at(result, noise, "flipped_grad_share"),
                     float(result.per_seed("realised_noise_rate", loss=LOSSES[0], noise=noise).mean()))}
 
 
