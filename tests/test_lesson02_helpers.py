@@ -72,6 +72,19 @@ def test_gradient_runs_use_the_shared_setting(monkeypatch):
     assert seen["name"] == "memorise" and seen["losses"] == ("ce", "mae") and seen["noise"] == ("sym 0", "sym 0.4")
 
 
+def test_large_scale_is_the_classroom_setting_with_more_seeds(monkeypatch):
+    from nblib.course.settings import SEEDS, SETTINGS
+
+    seen = {}
+    monkeypatch.setattr(E.runs, "run", lambda setting, name, **kw: seen.update(setting=setting, **kw))
+    course = types.SimpleNamespace(scale="large", seeds=SEEDS["large"], device="cpu")
+    E.gradient_runs(course)
+    assert seen["setting"] == SETTINGS["classroom"]["memorise"] and seen["seeds"] == SEEDS["large"]
+    text = E.describe(course)
+    assert f"{SETTINGS['classroom']['memorise'].epochs} epochs" in text and f"{len(SEEDS['large'])} seeds" in text
+    assert "40%" in text and E.studied_noise(course) == "sym 0.4"
+
+
 def test_share_window_and_excess(result):
     assert E.share_window(result) == (2, 3)
     got = E.share_excess(result, "ce", "sym 0.4", (2, 4))
@@ -80,8 +93,29 @@ def test_share_window_and_excess(result):
     assert got == pytest.approx(want)
     table = E.share_table(result, "sym 0.4")
     assert list(table.index) == ["ce", "mae"]
-    assert list(table.columns) == ["share - fraction, epochs 2-3", "share - fraction, epochs 4-6", "final test acc",
-                                   "flipped fitted"]
+    assert list(table.columns) == ["share - fraction, epochs 2-3", "share - fraction, epochs 4-6", "best test acc",
+                                   "final test acc", "drop from best", "flipped fitted"]
+    assert E.share_halves(result) == ((2, 3), (4, 6))
+
+
+def test_per_seed_helpers(result, capsys):
+    E.print_share_per_seed(result, "sym 0.4")
+    out = capsys.readouterr().out
+    assert out.count("per seed") == 4 and "epochs  2- 3" in out and "epochs  4- 6" in out
+    best = result.per_seed("best_test_acc", loss="mae", noise="sym 0.4")
+    final = result.per_seed("final_test_acc", loss="mae", noise="sym 0.4")
+    assert E.test_acc_drop(result, "mae", "sym 0.4") == pytest.approx(best - final)
+    hists = result.histories(loss="ce", noise="sym 0")
+    assert E.first_epoch_acc(result, "ce") == pytest.approx([h.test_acc[0] for h in hists])
+    assert E.clean_fit_rise(result, "ce", "sym 0.4", start=2) == pytest.approx(
+        [h.clean_acc[-1] - h.clean_acc[1] for h in result.histories(loss="ce", noise="sym 0.4")])
+    table = E.final_accuracy_table(result, "sym 0")
+    assert list(table.index) == ["CE", "MAE"] and table.shape[1] == len(result.grid.seeds)
+    (title, (curves, fraction)), = E.share_panels("digits", result, "sym 0.4").items()
+    assert title == "digits" and set(curves["noise"]) == {"sym 0.4"} and 0.3 < fraction < 0.5
+    assert set(E.clean_curves(result)["noise"]) == {"sym 0"}
+    noisy = E.curves_at(result, "sym 0.4", "test_acc", "flipped_acc_noisy")
+    assert set(noisy["noise"]) == {"sym 0.4"} and {"test_acc", "flipped_acc_noisy"} <= set(noisy.columns)
 
 
 def test_gradient_share_figure_bands_in_percent_with_fair_share(result):
@@ -106,6 +140,8 @@ def test_noisy_runs_and_underfit_figures(result):
     clean = result.curves("test_acc", "train_acc").query("noise == 'sym 0'")
     fig = G.underfit_figure({"digits": clean, "again": clean})
     assert [ax.get_title() for ax in fig.axes[:2]] == ["digits", "again"]
+    n_runs = clean.groupby(["loss", "seed"]).ngroups
+    assert len(fig.axes[0].get_lines()) == 2 * n_runs, "one test and one train line per run (seeds drawn apart)"
     assert fig.axes[0].get_ylabel() == "accuracy (fraction correct)"
     with pytest.raises(ValueError, match="panels"):
         G.underfit_figure({})
@@ -161,8 +197,8 @@ def test_check_gradient_ratio(capsys):
 
 def test_checks_accept_the_placeholder_without_crashing(capsys):
     assert not any([ex.check_ce_logit_gradient(...), ex.check_gradient_ratio(...), ex.check_mae_peak(...),
-                    ex.check_symmetric_losses(...)])
-    assert capsys.readouterr().out.count("No answer yet") == 4
+                    ex.check_symmetric_losses(...), ex.check_fitting_seed(...), ex.check_risk_factor(None)])
+    assert capsys.readouterr().out.count("No answer yet") == 6
 
 
 def test_check_mae_peak():
@@ -172,5 +208,22 @@ def test_check_mae_peak():
 def test_check_symmetric_losses():
     assert ex.check_symmetric_losses({"mae", "rce", "nce"}) and ex.check_symmetric_losses(["NCE", "MAE", "RCE"])
     assert not ex.check_symmetric_losses(["mae"]) and not ex.check_symmetric_losses(["mae", "rce", "nce", "gce"])
-    with pytest.raises(ValueError, match="answer"):
-        ex.check_symmetric_losses(["l2"])
+
+def test_check_symmetric_losses_names_the_candidates_for_an_unknown_name(capsys):
+    assert not ex.check_symmetric_losses(["mae", "l2"])
+    out = capsys.readouterr().out
+    assert "l2" in out and all(n in out for n in ex.EX4_CANDIDATES)
+
+
+def test_check_fitting_seed_reads_the_stored_runs(capsys):
+    hard = E.stored_runs()
+    fit = hard.per_seed("clean_acc", loss="mae", noise="sym 0.4")
+    best = int(hard.grid.seeds[int(np.argmax(fit))])
+    assert ex.check_fitting_seed(best, hard)
+    assert not ex.check_fitting_seed((best + 1) % len(fit), hard)
+
+
+def test_check_risk_factor():
+    K = ex.EX6_K
+    assert ex.check_risk_factor([1 - r * K / (K - 1) for r in ex.EX6_RATES])
+    assert not ex.check_risk_factor([0.0, 0.0]) and not ex.check_risk_factor([0.0])

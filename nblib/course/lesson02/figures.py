@@ -35,7 +35,8 @@ __all__ = ["LOSS_LABELS", "weight_curves", "GradientExplorer", "logit_gradient_v
            "noisy_runs_figure", "class_sums_figure", "underfit_figure"]
 
 LOSS_LABELS = {"ce": r"CCE  $-\log p_y$", "mae": r"MAE  $2 - 2p_y$", "mae apl": r"MAE (APL code)  $1 - p_y$"}
-SHORT_LABELS = {"test_acc": "test accuracy (fraction)", "flipped_acc_noisy": "share of flipped samples"}
+SHORT_LABELS = {"test_acc": "test accuracy (fraction)",
+                "flipped_acc_noisy": "fraction of flipped samples\npredicted as their wrong label"}
 P_MIN = 0.01          # left end of the p_y axis (1/p_y is 100 there)
 N_POINTS = 300
 GRAD_YMAX = 0.3       # top of the gradient bars' axis, at least (CE's largest bar is p_k = (1 - p_y)/(K - 1))
@@ -163,8 +164,8 @@ def _palette(losses) -> dict:
 def gradient_share_figure(panels: dict, window: tuple[int, int], title: str | None = None):
     """Share of the gradient carried by flipped samples per epoch (``History.flipped_grad_share``), one
     line per loss with its seeds: mean and +-1 sd band (seaborn), against the share of flipped samples
-    (the share if every sample pulled equally). Epochs after ``window`` (first, last) are shaded:
-    there MAE's gradients are tiny and its share swings.
+    (the share if every sample pulled equally). Epochs after ``window`` (first, last) are shaded: the
+    lesson's claims average over ``window``, and the second half is reported apart.
 
     ``panels``: {title: (curves, fraction)}, curves = ``SweepResult.curves("flipped_grad_share")`` of
     one noise setting, fraction = the share of flipped labels. Returns the Figure.
@@ -185,7 +186,7 @@ def gradient_share_figure(panels: dict, window: tuple[int, int], title: str | No
         end = frame["epoch"].max()
         if window[1] < end:
             ax.axvspan(window[1] + 0.5, end + 0.5, color="0.94", lw=0, zorder=0)
-            ax.text((window[1] + end) / 2, 3, "late epochs:\nratio of tiny\ngradients", ha="center", fontsize=7,
+            ax.text((window[1] + end) / 2, 3, "second half:\nreported apart", ha="center", fontsize=7,
                     color="0.35")
         ax.set(ylim=(0, 100), xlabel="epoch", title=f"{panel}: {fraction:.0%} of labels flipped")
     axes[0, 0].set_ylabel("gradient on flipped samples (% of total)")
@@ -212,6 +213,7 @@ def noisy_runs_figure(curves, num_classes: int | None = 10, title: str | None = 
         ax.set(xlabel="epoch", ylabel=SHORT_LABELS[metric], ylim=(0, 1), title=sub[0].upper() + sub[1:])
     if num_classes:
         axes[0, 1].axhline(1 / num_classes, color=OKABE_ITO["grey"], lw=1, ls=":")
+        axes[0, 1].text(1, 1 / num_classes + 0.02, "chance: 1/K", fontsize=7, color=OKABE_ITO["grey"])
     axes[0, 0].legend(handles=[Line2D([], [], color=loss_style(n)["color"], lw=2, label=_label(n)) for n in losses],
                       fontsize=8, loc="lower right")
     fig.suptitle(title or "Under label noise CCE peaks, then memorises and falls; MAE holds steady")
@@ -241,8 +243,9 @@ def class_sums_figure(sums: dict, num_classes: int, title: str | None = None):
 
 def underfit_figure(panels: dict, title: str | None = None):
     """Clean-label training of several losses: one panel per dataset ({title: curves}, curves =
-    ``SweepResult.curves("test_acc", "train_acc")`` on clean labels), test accuracy (thick) and
-    training accuracy (thin) per epoch, mean and +-1 sd band over seeds. Returns the Figure."""
+    ``SweepResult.curves("test_acc", "train_acc")`` on clean labels), test accuracy (solid) and
+    training accuracy (dashed) per epoch, every seed drawn as its own line: a seed that stalls
+    stays visible instead of widening a band. Returns the Figure."""
     import seaborn as sns
 
     if not panels:
@@ -250,13 +253,14 @@ def underfit_figure(panels: dict, title: str | None = None):
     fig, axes = new_axes(len(panels), width=4.2, height=3.3, sharey=True)
     for ax, (name, curves) in zip(axes[0], panels.items()):
         losses = list(dict.fromkeys(curves["loss"]))
-        for metric, lw in (("test_acc", 2.2), ("train_acc", 1.0)):
-            sns.lineplot(curves, x="epoch", y=metric, hue="loss", palette=_palette(losses), errorbar=BAND, ax=ax,
-                         lw=lw, legend=False)
-        ax.set(title=name, xlabel="epoch", ylim=(0, 1))
+        for metric, ls in (("test_acc", "-"), ("train_acc", (0, (3, 2)))):
+            sns.lineplot(curves, x="epoch", y=metric, hue="loss", palette=_palette(losses), units="seed",
+                         estimator=None, ax=ax, lw=1.3, ls=ls, alpha=0.85, legend=False)
+        ax.set(title=name, xlabel="epoch", ylim=(0, 1.02))
     axes[0, 0].set_ylabel("accuracy (fraction correct)")
     handles = [Line2D([], [], color=loss_style(n)["color"], lw=2, label=_label(n)) for n in losses]
-    handles += [Line2D([], [], color="0.3", lw=2.2, label="test"), Line2D([], [], color="0.3", lw=1, label="train")]
+    handles += [Line2D([], [], color="0.3", lw=1.3, label="test (one line per seed)"),
+                Line2D([], [], color="0.3", lw=1.3, ls=(0, (3, 2)), label="train")]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
     fig.suptitle(title or "Clean labels: MAE starts slower than CCE, and on the harder task it stays behind")
     return fig
