@@ -125,8 +125,16 @@ def test_memorisation_runs_lesson_1s_grid_in_the_shared_setting(monkeypatch):
     course = types.SimpleNamespace(scale="classroom", seeds=(0, 1, 2), device="cpu")
     L.experiments.memorisation(course)
     assert seen["name"] == "memorise" and seen["losses"] == ("ce",) and seen["seeds"] == (0, 1, 2)
-    assert seen["noise"] == ["sym 0", "sym 0.2", "sym 0.4", "sym 0.6"]
+    assert seen["noise"] == ["sym 0", "sym 0.2", "sym 0.4", "sym 0.6", "pair 0.4"]
     assert seen["setting"].dataset_kw == {"n_val": 300}
+    large = types.SimpleNamespace(scale="large", seeds=(0, 1, 2, 3, 4), device="cpu")
+    L.experiments.memorisation(large)    # large: the classroom setting itself, more seeds and the 80% rate
+    assert seen["setting"] is L.experiments.CONFIG["classroom"]["setting"] and seen["seeds"] == (0, 1, 2, 3, 4)
+    assert seen["noise"] == ["sym 0", "sym 0.2", "sym 0.4", "sym 0.6", "sym 0.8", "pair 0.4"]
+    assert set(L.experiments.CLAIM_RATES) <= set(L.experiments.CONFIG["classroom"]["rates"])
+    text = L.experiments.describe(large)
+    assert "80 epochs" in text and "5 seeds" in text and "80%" in text and "pair noise at 40%" in text
+    assert "3 seeds" in L.experiments.describe(course) and "80%" not in L.experiments.describe(course)
 
 
 def test_memorisation_table_and_figure(result):
@@ -144,14 +152,24 @@ def test_memorisation_table_and_figure(result):
     assert "flipped" in right.get_ylabel()
 
 
-def test_at_best_epoch_and_affine_gap(result):
+def test_at_best_epoch_fitted_slope_and_selection(result):
     hs = result.histories(loss="ce", noise="sym 0.4")
     got = L.experiments.at_best_epoch(result, "flipped_acc_true", "sym 0.4")
     assert got.tolist() == [h.flipped_acc_true[h.best_epoch - 1] for h in hs]
-    gap = L.experiments.affine_gap(result, 0.4, 10)
-    want = [np.mean(np.abs(np.array(h.val_acc) - theory.symmetric_noisy_accuracy(np.array(h.test_acc), 0.4, 10)))
-            for h in hs]
-    assert gap == pytest.approx(want)
+    slope = L.experiments.fitted_slope(result, "sym 0.4")
+    assert slope == pytest.approx([np.polyfit(h.test_acc, h.val_acc, 1)[0] for h in hs])
+    table = L.experiments.selection_per_seed(result, ["sym 0", "sym 0.4"])
+    assert len(table) == 4 and list(table.index.get_level_values("seed")) == [0, 1, 0, 1]
+    row = table.loc[("sym 0.4", 1)]
+    assert row["lost"] == pytest.approx(row["best test acc"] - row["picked test acc"], abs=0.11) and row["lost"] >= 0
+    assert row["best epoch"] == hs[1].best_epoch
+
+
+def test_validation_error_table_divides_by_the_slope():
+    t = L.experiments.validation_error_table(0.93, (0.4, 0.8), 10, 300)
+    assert list(t.index) == ["40%", "80%"] and t.loc["40%", "slope"] == pytest.approx(1 - 4 / 9)
+    assert t.loc["40%", "clean-units ± (points)"] == pytest.approx(t.loc["40%", "noisy acc ± (points)"] / (1 - 4 / 9))
+    assert t.loc["80%", "clean-units ± (points)"] > 15 > 5 > t.loc["40%", "clean labels ± (points)"]
 
 
 def test_noisy_validation_figure_draws_the_affine_map(result):
