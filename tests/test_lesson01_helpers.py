@@ -165,6 +165,14 @@ def test_at_best_epoch_fitted_slope_and_selection(result):
     assert row["best epoch"] == hs[1].best_epoch
 
 
+def test_realised_rate_spread_scatters_around_the_expected_rate():
+    y = _labels(1000)
+    spread = L.experiments.realised_rate_spread(y, noise.transition_matrix("symmetric", 10, 0.4), draws=50)
+    assert len(spread["rates"]) == 50 and spread["min"] <= spread["mean"] <= spread["max"]
+    assert abs(spread["mean"] - 0.4) < 0.01 and 0.5 * 0.0155 < spread["sd"] < 1.5 * 0.0155   # binomial sd sqrt(.24/1000)
+    assert spread["rates"][0] == noise.realised_rate(y, noise.corrupt_labels(y, noise.transition_matrix("symmetric", 10, 0.4), seed=0)[0])
+
+
 def test_validation_error_table_divides_by_the_slope():
     t = L.experiments.validation_error_table(0.93, (0.4, 0.8), 10, 300)
     assert list(t.index) == ["40%", "80%"] and t.loc["40%", "slope"] == pytest.approx(1 - 4 / 9)

@@ -16,7 +16,7 @@ from ..settings import SETTINGS
 
 __all__ = ["SETTING", "CONFIG", "MAIN_RATE", "PAIR_RATE", "CLAIM_RATES", "noise_label", "pair_label", "setting",
            "describe", "load_data", "memorisation", "memorisation_table", "affine_check", "class_dependent_example",
-           "at_best_epoch", "fitted_slope", "selection_per_seed", "validation_error_table"]
+           "at_best_epoch", "fitted_slope", "realised_rate_spread", "selection_per_seed", "validation_error_table"]
 
 SETTING = "memorise"          # the setting, and the name of its cache folder shared by lessons 1-3
 CONFIG = {                    # per scale: the training setting and the noise rates trained
@@ -121,6 +121,17 @@ def class_dependent_example(rate: float = 0.4, num_classes: int = 10):
     return pd.DataFrame([{"classifier": name, "clean accuracy": float(np.mean(np.diag(C))),
                           "accuracy on noisy labels": theory.noisy_accuracy(C, T)} for name, C in models.items()]
                         ).set_index("classifier")
+
+
+def realised_rate_spread(labels, T, draws: int = 200) -> dict:
+    """How the realised flip rate of independent draws scatters: ``labels`` corrupted by ``T`` with seeds
+    0 .. draws-1 (``nblib.noise.corrupt_labels``). Returns the per-seed ``rates`` and their ``mean``,
+    ``sd``, ``min`` and ``max``."""
+    from ... import noise
+
+    rates = np.array([noise.realised_rate(labels, noise.corrupt_labels(labels, T, seed=s)[0]) for s in range(draws)])
+    return dict(rates=rates, mean=float(rates.mean()), sd=float(rates.std(ddof=1)), min=float(rates.min()),
+                max=float(rates.max()))
 
 
 def at_best_epoch(result, curve: str, noise: str, loss: str = "ce") -> np.ndarray:
