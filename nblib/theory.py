@@ -54,7 +54,7 @@ from .losses import loss_of_p
 __all__ = ["TRUNCATION_MIN_K", "lq_class_sum_bounds", "truncated_class_sum_bounds", "class_sum_bounds",
            "uniform_noise_bound", "class_dependent_bound", "uniform_noise_example", "noisy_accuracy",
            "symmetric_noisy_accuracy", "clean_accuracy_from_noisy", "symmetric_noisy_slope",
-           "accuracy_standard_error", "noisy_validation_error", "corrected_accuracy"]
+           "accuracy_standard_error", "noisy_validation_error", "noisy_labels_for_equal_error", "corrected_accuracy"]
 
 TRUNCATION_MIN_K = 0.5   # the truncated bounds need k >= 1/2 (then at most one p_k exceeds k)
 
@@ -258,6 +258,20 @@ def noisy_validation_error(clean_accuracy: float, rate: float, num_classes: int,
     noisy_se = accuracy_standard_error(noisy, n)
     return dict(slope=slope, noisy_accuracy=noisy, noisy_se=noisy_se, clean_units_se=noisy_se / slope,
                 clean_se=accuracy_standard_error(clean_accuracy, n))
+
+
+def noisy_labels_for_equal_error(clean_accuracy: float, rate: float, num_classes: int, n_clean: int) -> float:
+    """How many symmetrically noisy validation labels (true class excluded) measure a classifier of
+    clean accuracy ``clean_accuracy`` as precisely, in clean-accuracy units, as ``n_clean`` clean labels:
+
+        n = n_clean * a_n (1 - a_n) / (slope^2 * acc (1 - acc)),   a_n = the expected noisy accuracy.
+
+    More than n_clean / slope^2: near the peak the noisy accuracy sits near 1/2, where a Bernoulli
+    variance is largest, while the clean accuracy sits near 1, where it is small. Not rounded."""
+    e = noisy_validation_error(clean_accuracy, rate, num_classes, n_clean)
+    if e["clean_se"] == 0:
+        raise ValueError("clean_accuracy must be strictly between 0 and 1 (clean labels then have no sampling error)")
+    return float(n_clean * (e["clean_units_se"] / e["clean_se"]) ** 2)
 
 
 def corrected_accuracy(predictions, noisy_labels, T) -> float:

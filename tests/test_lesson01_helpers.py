@@ -205,16 +205,6 @@ def test_class_dependent_example_ranks_a_worse_model_higher():
 
 # ---------------------------------------------------------------- exercise checks
 
-def test_check_expected_flip_rate(capsys):
-    assert ex.check_expected_flip_rate(ex.EX1_RATE * (ex.EX1_NUM_CLASSES - 1) / ex.EX1_NUM_CLASSES)
-    assert "Correct" in capsys.readouterr().out
-    assert not ex.check_expected_flip_rate(ex.EX1_RATE)
-    assert not ex.check_expected_flip_rate(54)
-    assert "fraction" in capsys.readouterr().out
-    with pytest.raises(TypeError, match="answer"):
-        ex.check_expected_flip_rate("a lot")
-
-
 def test_check_pair_matrix(capsys):
     K, r = ex.EX2_NUM_CLASSES, ex.EX2_RATE
     T = (1 - r) * np.eye(K) + r * np.roll(np.eye(K), 1, axis=1)
@@ -227,8 +217,8 @@ def test_check_pair_matrix(capsys):
 
 
 def test_checks_accept_the_placeholder_without_crashing(capsys):
-    assert not any([ex.check_expected_flip_rate(...), ex.check_pair_matrix(...), ex.check_max_symmetric_rate(...),
-                    ex.check_clean_accuracy(None)])
+    assert not any([ex.check_best_epoch_trend(..., None), ex.check_pair_matrix(...), ex.check_max_symmetric_rate(...),
+                    ex.check_noisy_labels_needed(None)])
     assert capsys.readouterr().out.count("No answer yet") == 4
 
 
@@ -237,12 +227,25 @@ def test_check_max_symmetric_rate():
     assert not ex.check_max_symmetric_rate(0.5) and not ex.check_max_symmetric_rate(90)
 
 
-def test_check_clean_accuracy(capsys):
-    eta, K, noisy = ex.EX4_RATE, ex.EX4_NUM_CLASSES, ex.EX4_NOISY_ACC
-    assert ex.check_clean_accuracy(theory.clean_accuracy_from_noisy(noisy, eta, K))
-    assert ex.check_clean_accuracy(0.82)
-    assert not ex.check_clean_accuracy(noisy / (1 - eta))
-    assert "eta/(K - 1)" in capsys.readouterr().out
-    assert not ex.check_clean_accuracy(noisy)
-    assert not ex.check_clean_accuracy(82)
-    assert "fraction" in capsys.readouterr().out
+def test_check_best_epoch_trend_reads_the_run(capsys):
+    def fake(e20, e60):
+        epochs = {"sym 0.2": np.array(e20), "sym 0.6": np.array(e60)}
+        return types.SimpleNamespace(per_seed=lambda metric, loss, noise: epochs[noise])
+    mixed = fake([12, 16, 13], [13, 7, 10])          # one seed later: within noise
+    assert ex.check_best_epoch_trend("no", mixed) and not ex.check_best_epoch_trend("yes", mixed)
+    assert "[12, 16, 13]" in capsys.readouterr().out
+    every = fake([14, 16, 13], [9, 7, 10])
+    assert ex.check_best_epoch_trend("Yes", every) and not ex.check_best_epoch_trend("no", every)
+    assert not ex.check_best_epoch_trend("maybe", every)
+
+
+def test_check_noisy_labels_needed(capsys):
+    want = theory.noisy_labels_for_equal_error(ex.EX4_CLEAN_ACC, ex.EX4_RATE, ex.EX4_NUM_CLASSES, ex.EX4_N_CLEAN)
+    assert ex.check_noisy_labels_needed(want) and ex.check_noisy_labels_needed(round(want, -2))
+    slope = theory.symmetric_noisy_slope(ex.EX4_RATE, ex.EX4_NUM_CLASSES)
+    assert not ex.check_noisy_labels_needed(ex.EX4_N_CLEAN / slope ** 2)
+    assert "variance" in capsys.readouterr().out
+    assert not ex.check_noisy_labels_needed(ex.EX4_N_CLEAN / slope) and "square" in capsys.readouterr().out
+    assert not ex.check_noisy_labels_needed(300)
+    with pytest.raises(TypeError, match="answer"):
+        ex.check_noisy_labels_needed("a lot")

@@ -209,3 +209,14 @@ def test_corrected_accuracy_recovers_the_clean_accuracy_from_noisy_labels(kind, 
         theory.corrected_accuracy(pred, noisy, noise.transition_matrix("symmetric", K, 0.9))
     with pytest.raises(ValueError, match="predictions"):
         theory.corrected_accuracy(pred[:5], noisy[:4], T)
+
+
+def test_noisy_labels_for_equal_error_matches_the_clean_error():
+    n = theory.noisy_labels_for_equal_error(0.93, 0.4, 10, 300)
+    slope = theory.symmetric_noisy_slope(0.4, 10)
+    assert 3000 < n < 4500 and n > 300 / slope ** 2          # not the naive 300 / slope^2 ~ 970
+    e = theory.noisy_validation_error(0.93, 0.4, 10, round(n))
+    assert e["clean_units_se"] == pytest.approx(theory.accuracy_standard_error(0.93, 300), rel=1e-3)
+    assert theory.noisy_labels_for_equal_error(0.93, 0.0, 10, 300) == pytest.approx(300)
+    with pytest.raises(ValueError, match="clean_accuracy"):
+        theory.noisy_labels_for_equal_error(1.0, 0.4, 10, 300)
