@@ -53,7 +53,8 @@ from .losses import loss_of_p
 
 __all__ = ["TRUNCATION_MIN_K", "lq_class_sum_bounds", "truncated_class_sum_bounds", "class_sum_bounds",
            "uniform_noise_bound", "class_dependent_bound", "uniform_noise_example", "noisy_accuracy",
-           "symmetric_noisy_accuracy", "clean_accuracy_from_noisy"]
+           "symmetric_noisy_accuracy", "clean_accuracy_from_noisy", "symmetric_noisy_slope",
+           "accuracy_standard_error", "noisy_validation_error", "noisy_labels_for_equal_error", "corrected_accuracy"]
 
 TRUNCATION_MIN_K = 0.5   # the truncated bounds need k >= 1/2 (then at most one p_k exceeds k)
 
@@ -218,3 +219,83 @@ def clean_accuracy_from_noisy(noisy_accuracy, rate: float, num_classes: int):
     acc = np.asarray(noisy_accuracy, dtype=np.float64)
     out = (acc - rate / (K - 1)) / (1 - rate * K / (K - 1))
     return float(out) if out.ndim == 0 else out
+
+
+def symmetric_noisy_slope(rate: float, num_classes: int, include_true: bool = False) -> float:
+    """How much the expected accuracy on symmetrically noisy labels rises per unit of clean accuracy:
+    1 - rate K/(K - 1) with the true class excluded (:func:`symmetric_noisy_accuracy`), 1 - rate
+    with it included (there the noisy accuracy is rate/K + (1 - rate) acc). Positive, so a noisy
+    validation set ranks classifiers as a clean one would *in expectation*, for rate < (K - 1)/K
+    (excluded) or rate < 1 (included)."""
+    K = check_int("num_classes", num_classes, 2)
+    check_in_range("rate", rate, 0, 1)
+    return float(1 - rate) if include_true else float(1 - rate * K / (K - 1))
+
+
+def accuracy_standard_error(accuracy, n: int):
+    """The standard error of an accuracy measured on ``n`` independent labels: sqrt(acc (1 - acc) / n)."""
+    n = check_int("n", n, 1)
+    acc = np.asarray(accuracy, dtype=np.float64)
+    if np.any(~np.isfinite(acc)) or np.any(acc < 0) or np.any(acc > 1):
+        raise ValueError("accuracy must be in [0, 1]")
+    out = np.sqrt(acc * (1 - acc) / n)
+    return float(out) if out.ndim == 0 else out
+
+
+def noisy_validation_error(clean_accuracy: float, rate: float, num_classes: int, n: int) -> dict:
+    """How precisely ``n`` symmetrically noisy validation labels (true class excluded) measure a
+    classifier of clean accuracy ``clean_accuracy``, in the units that matter, clean accuracy.
+
+    Returns ``slope`` (:func:`symmetric_noisy_slope`), the expected ``noisy_accuracy``, its standard
+    error ``noisy_se``, that error divided by the slope, ``clean_units_se`` (the clean-accuracy
+    difference the noise of the estimate can fake or hide), and ``clean_se``, the standard error of
+    ``n`` clean labels, for comparison. Needs rate < (K - 1)/K (at (K - 1)/K the slope is 0).
+    """
+    K = check_int("num_classes", num_classes, 2)
+    check_in_range("rate", rate, 0, (K - 1) / K, hi_open=True)
+    slope = symmetric_noisy_slope(rate, K)
+    noisy = symmetric_noisy_accuracy(clean_accuracy, rate, K)
+    noisy_se = accuracy_standard_error(noisy, n)
+    return dict(slope=slope, noisy_accuracy=noisy, noisy_se=noisy_se, clean_units_se=noisy_se / slope,
+                clean_se=accuracy_standard_error(clean_accuracy, n))
+
+
+def noisy_labels_for_equal_error(clean_accuracy: float, rate: float, num_classes: int, n_clean: int) -> float:
+    """How many symmetrically noisy validation labels (true class excluded) measure a classifier of
+    clean accuracy ``clean_accuracy`` as precisely, in clean-accuracy units, as ``n_clean`` clean labels:
+
+        n = n_clean * a_n (1 - a_n) / (slope^2 * acc (1 - acc)),   a_n = the expected noisy accuracy.
+
+    More than n_clean / slope^2: near the peak the noisy accuracy sits near 1/2, where a Bernoulli
+    variance is largest, while the clean accuracy sits near 1, where it is small. Not rounded."""
+    e = noisy_validation_error(clean_accuracy, rate, num_classes, n_clean)
+    if e["clean_se"] == 0:
+        raise ValueError("clean_accuracy must be strictly between 0 and 1 (clean labels then have no sampling error)")
+    return float(n_clean * (e["clean_units_se"] / e["clean_se"]) ** 2)
+
+
+def corrected_accuracy(predictions, noisy_labels, T) -> float:
+    """An estimate of the *clean* accuracy of ``predictions`` from noisy labels alone, given the noise T
+    (T[i, j] = P(noisy j | true i), invertible):  tr(M T^-1), M[a, b] the joint frequency of
+    (prediction a, noisy label b).
+
+    Why: if the noisy label depends on the true class only (not on x, nor on the prediction), then
+    P(pred a, noisy b) = sum_y P(pred a, true y) T[y, b], i.e. M = A T with A[a, y] = P(pred a, true y);
+    so A = M T^-1 and the clean accuracy is sum_y A[y, y] = tr(M T^-1). Unbiased in expectation; on a
+    finite set it is noisier than a clean estimate (T^-1 amplifies the sampling error).
+    """
+    T = check_transition_matrix(T)
+    K = T.shape[0]
+    pred = np.asarray(predictions).astype(int).ravel()
+    noisy = np.asarray(noisy_labels).astype(int).ravel()
+    if pred.shape != noisy.shape or pred.size == 0:
+        raise ValueError(f"predictions and noisy_labels must be two non-empty arrays of one length, got {pred.size} "
+                         f"and {noisy.size}")
+    if pred.min() < 0 or noisy.min() < 0 or pred.max() >= K or noisy.max() >= K:
+        raise ValueError(f"predictions and noisy_labels must be classes in [0, {K - 1}] (T is {K}x{K})")
+    M = np.zeros((K, K))
+    np.add.at(M, (pred, noisy), 1.0)
+    M /= pred.size
+    if abs(np.linalg.det(T)) < 1e-12:
+        raise ValueError("T must be invertible to correct the accuracy (symmetric noise at rate (K-1)/K is not)")
+    return float(np.trace(M @ np.linalg.inv(T)))

@@ -125,8 +125,16 @@ def test_memorisation_runs_lesson_1s_grid_in_the_shared_setting(monkeypatch):
     course = types.SimpleNamespace(scale="classroom", seeds=(0, 1, 2), device="cpu")
     L.experiments.memorisation(course)
     assert seen["name"] == "memorise" and seen["losses"] == ("ce",) and seen["seeds"] == (0, 1, 2)
-    assert seen["noise"] == ["sym 0", "sym 0.2", "sym 0.4", "sym 0.6"]
+    assert seen["noise"] == ["sym 0", "sym 0.2", "sym 0.4", "sym 0.6", "pair 0.4"]
     assert seen["setting"].dataset_kw == {"n_val": 300}
+    large = types.SimpleNamespace(scale="large", seeds=(0, 1, 2, 3, 4), device="cpu")
+    L.experiments.memorisation(large)    # large: the classroom setting itself, more seeds and the 80% rate
+    assert seen["setting"] is L.experiments.CONFIG["classroom"]["setting"] and seen["seeds"] == (0, 1, 2, 3, 4)
+    assert seen["noise"] == ["sym 0", "sym 0.2", "sym 0.4", "sym 0.6", "sym 0.8", "pair 0.4"]
+    assert set(L.experiments.CLAIM_RATES) <= set(L.experiments.CONFIG["classroom"]["rates"])
+    text = L.experiments.describe(large)
+    assert "80 epochs" in text and "5 seeds" in text and "80%" in text and "pair noise at 40%" in text
+    assert "3 seeds" in L.experiments.describe(course) and "80%" not in L.experiments.describe(course)
 
 
 def test_memorisation_table_and_figure(result):
@@ -144,14 +152,32 @@ def test_memorisation_table_and_figure(result):
     assert "flipped" in right.get_ylabel()
 
 
-def test_at_best_epoch_and_affine_gap(result):
+def test_at_best_epoch_fitted_slope_and_selection(result):
     hs = result.histories(loss="ce", noise="sym 0.4")
     got = L.experiments.at_best_epoch(result, "flipped_acc_true", "sym 0.4")
     assert got.tolist() == [h.flipped_acc_true[h.best_epoch - 1] for h in hs]
-    gap = L.experiments.affine_gap(result, 0.4, 10)
-    want = [np.mean(np.abs(np.array(h.val_acc) - theory.symmetric_noisy_accuracy(np.array(h.test_acc), 0.4, 10)))
-            for h in hs]
-    assert gap == pytest.approx(want)
+    slope = L.experiments.fitted_slope(result, "sym 0.4")
+    assert slope == pytest.approx([np.polyfit(h.test_acc, h.val_acc, 1)[0] for h in hs])
+    table = L.experiments.selection_per_seed(result, ["sym 0", "sym 0.4"])
+    assert len(table) == 4 and list(table.index.get_level_values("seed")) == [0, 1, 0, 1]
+    row = table.loc[("sym 0.4", 1)]
+    assert row["lost"] == pytest.approx(row["best test acc"] - row["picked test acc"], abs=0.11) and row["lost"] >= 0
+    assert row["best epoch"] == hs[1].best_epoch
+
+
+def test_realised_rate_spread_scatters_around_the_expected_rate():
+    y = _labels(1000)
+    spread = L.experiments.realised_rate_spread(y, noise.transition_matrix("symmetric", 10, 0.4), draws=50)
+    assert len(spread["rates"]) == 50 and spread["min"] <= spread["mean"] <= spread["max"]
+    assert abs(spread["mean"] - 0.4) < 0.01 and 0.5 * 0.0155 < spread["sd"] < 1.5 * 0.0155   # binomial sd sqrt(.24/1000)
+    assert spread["rates"][0] == noise.realised_rate(y, noise.corrupt_labels(y, noise.transition_matrix("symmetric", 10, 0.4), seed=0)[0])
+
+
+def test_validation_error_table_divides_by_the_slope():
+    t = L.experiments.validation_error_table(0.93, (0.4, 0.8), 10, 300)
+    assert list(t.index) == ["40%", "80%"] and t.loc["40%", "slope"] == pytest.approx(1 - 4 / 9)
+    assert t.loc["40%", "clean-units ± (points)"] == pytest.approx(t.loc["40%", "noisy acc ± (points)"] / (1 - 4 / 9))
+    assert t.loc["80%", "clean-units ± (points)"] > 15 > 5 > t.loc["40%", "clean labels ± (points)"]
 
 
 def test_noisy_validation_figure_draws_the_affine_map(result):
@@ -179,16 +205,6 @@ def test_class_dependent_example_ranks_a_worse_model_higher():
 
 # ---------------------------------------------------------------- exercise checks
 
-def test_check_expected_flip_rate(capsys):
-    assert ex.check_expected_flip_rate(ex.EX1_RATE * (ex.EX1_NUM_CLASSES - 1) / ex.EX1_NUM_CLASSES)
-    assert "Correct" in capsys.readouterr().out
-    assert not ex.check_expected_flip_rate(ex.EX1_RATE)
-    assert not ex.check_expected_flip_rate(54)
-    assert "fraction" in capsys.readouterr().out
-    with pytest.raises(TypeError, match="answer"):
-        ex.check_expected_flip_rate("a lot")
-
-
 def test_check_pair_matrix(capsys):
     K, r = ex.EX2_NUM_CLASSES, ex.EX2_RATE
     T = (1 - r) * np.eye(K) + r * np.roll(np.eye(K), 1, axis=1)
@@ -201,8 +217,8 @@ def test_check_pair_matrix(capsys):
 
 
 def test_checks_accept_the_placeholder_without_crashing(capsys):
-    assert not any([ex.check_expected_flip_rate(...), ex.check_pair_matrix(...), ex.check_max_symmetric_rate(...),
-                    ex.check_clean_accuracy(None)])
+    assert not any([ex.check_best_epoch_trend(..., None), ex.check_pair_matrix(...), ex.check_max_symmetric_rate(...),
+                    ex.check_noisy_labels_needed(None)])
     assert capsys.readouterr().out.count("No answer yet") == 4
 
 
@@ -211,12 +227,25 @@ def test_check_max_symmetric_rate():
     assert not ex.check_max_symmetric_rate(0.5) and not ex.check_max_symmetric_rate(90)
 
 
-def test_check_clean_accuracy(capsys):
-    eta, K, noisy = ex.EX4_RATE, ex.EX4_NUM_CLASSES, ex.EX4_NOISY_ACC
-    assert ex.check_clean_accuracy(theory.clean_accuracy_from_noisy(noisy, eta, K))
-    assert ex.check_clean_accuracy(0.82)
-    assert not ex.check_clean_accuracy(noisy / (1 - eta))
-    assert "eta/(K - 1)" in capsys.readouterr().out
-    assert not ex.check_clean_accuracy(noisy)
-    assert not ex.check_clean_accuracy(82)
-    assert "fraction" in capsys.readouterr().out
+def test_check_best_epoch_trend_reads_the_run(capsys):
+    def fake(e20, e60):
+        epochs = {"sym 0.2": np.array(e20), "sym 0.6": np.array(e60)}
+        return types.SimpleNamespace(per_seed=lambda metric, loss, noise: epochs[noise])
+    mixed = fake([12, 16, 13], [13, 7, 10])          # one seed later: within noise
+    assert ex.check_best_epoch_trend("no", mixed) and not ex.check_best_epoch_trend("yes", mixed)
+    assert "[12, 16, 13]" in capsys.readouterr().out
+    every = fake([14, 16, 13], [9, 7, 10])
+    assert ex.check_best_epoch_trend("Yes", every) and not ex.check_best_epoch_trend("no", every)
+    assert not ex.check_best_epoch_trend("maybe", every)
+
+
+def test_check_noisy_labels_needed(capsys):
+    want = theory.noisy_labels_for_equal_error(ex.EX4_CLEAN_ACC, ex.EX4_RATE, ex.EX4_NUM_CLASSES, ex.EX4_N_CLEAN)
+    assert ex.check_noisy_labels_needed(want) and ex.check_noisy_labels_needed(round(want, -2))
+    slope = theory.symmetric_noisy_slope(ex.EX4_RATE, ex.EX4_NUM_CLASSES)
+    assert not ex.check_noisy_labels_needed(ex.EX4_N_CLEAN / slope ** 2)
+    assert "variance" in capsys.readouterr().out
+    assert not ex.check_noisy_labels_needed(ex.EX4_N_CLEAN / slope) and "square" in capsys.readouterr().out
+    assert not ex.check_noisy_labels_needed(300)
+    with pytest.raises(TypeError, match="answer"):
+        ex.check_noisy_labels_needed("a lot")

@@ -171,3 +171,52 @@ def test_symmetric_noisy_accuracy_slope_and_bad_inputs():
         theory.clean_accuracy_from_noisy(0.5, 0.9, K)
     with pytest.raises(ValueError, match="confusion"):
         theory.noisy_accuracy(np.ones((3, 3)), np.eye(3))
+
+
+def test_symmetric_noisy_slope_both_variants_and_the_standard_errors():
+    K = 10
+    assert theory.symmetric_noisy_slope(0.4, K) == pytest.approx(1 - 0.4 * 10 / 9)
+    assert theory.symmetric_noisy_slope(0.4, K, include_true=True) == pytest.approx(0.6)
+    # the slope is the derivative of the affine map
+    a, b = theory.symmetric_noisy_accuracy(np.array([0.3, 0.8]), 0.4, K)
+    assert (b - a) / 0.5 == pytest.approx(theory.symmetric_noisy_slope(0.4, K))
+    # included variant: sampled noisy accuracy is rate/K + (1 - rate) acc
+    T = noise.transition_matrix("symmetric", K, 0.4, include_true=True)
+    C = 0.7 * np.eye(K) + 0.3 * (np.ones((K, K)) - np.eye(K)) / (K - 1)
+    assert theory.noisy_accuracy(C, T) == pytest.approx(0.4 / K + 0.6 * 0.7)
+    assert theory.accuracy_standard_error(0.5, 100) == pytest.approx(0.05)
+    e = theory.noisy_validation_error(0.93, 0.4, K, 300)
+    assert e["noisy_se"] == pytest.approx(0.0287, abs=2e-4) and e["clean_se"] == pytest.approx(0.0147, abs=2e-4)
+    assert e["clean_units_se"] == pytest.approx(e["noisy_se"] / e["slope"]) and 0.05 < e["clean_units_se"] < 0.053
+    with pytest.raises(ValueError, match="rate"):
+        theory.noisy_validation_error(0.9, 0.9, K, 300)
+    with pytest.raises(ValueError, match="n"):
+        theory.accuracy_standard_error(0.5, 0)
+
+
+@pytest.mark.parametrize("kind,rate", [("symmetric", 0.4), ("pair", 0.4), ("asymmetric", 0.3)])
+def test_corrected_accuracy_recovers_the_clean_accuracy_from_noisy_labels(kind, rate):
+    K, n = 10, 200_000
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, K, n)
+    wrong = rng.random(n) < 0.25          # errors along the noise (i -> i+1): what fools the raw noisy accuracy
+    pred = np.where(wrong, (y + 1) % K, y)
+    T = noise.transition_matrix(kind, K, rate)
+    noisy = np.asarray(noise.corrupt_labels(torch.as_tensor(y), T, seed=1)[0])
+    assert theory.corrected_accuracy(pred, noisy, T) == pytest.approx(np.mean(pred == y), abs=0.01)
+    assert theory.corrected_accuracy(pred, y, np.eye(K)) == pytest.approx(np.mean(pred == y))
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="invertible"):
+        theory.corrected_accuracy(pred, noisy, noise.transition_matrix("symmetric", K, 0.9))
+    with pytest.raises(ValueError, match="predictions"):
+        theory.corrected_accuracy(pred[:5], noisy[:4], T)
+
+
+def test_noisy_labels_for_equal_error_matches_the_clean_error():
+    n = theory.noisy_labels_for_equal_error(0.93, 0.4, 10, 300)
+    slope = theory.symmetric_noisy_slope(0.4, 10)
+    assert 3000 < n < 4500 and n > 300 / slope ** 2          # not the naive 300 / slope^2 ~ 970
+    e = theory.noisy_validation_error(0.93, 0.4, 10, round(n))
+    assert e["clean_units_se"] == pytest.approx(theory.accuracy_standard_error(0.93, 300), rel=1e-3)
+    assert theory.noisy_labels_for_equal_error(0.93, 0.0, 10, 300) == pytest.approx(300)
+    with pytest.raises(ValueError, match="clean_accuracy"):
+        theory.noisy_labels_for_equal_error(1.0, 0.4, 10, 300)

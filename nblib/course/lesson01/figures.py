@@ -244,17 +244,18 @@ def memorisation_figure(curves, title: str | None = None):
     left.legend(handles, [_pct(float(lab.split()[-1])) for lab in labels], title="symmetric noise", fontsize=8,
                 title_fontsize=8, loc="lower right")
     noisy = curves[curves["noise"] != noises[0]] if noises[0].endswith(" 0") else curves
-    for y, lw in (("flipped_acc_noisy", 2.0), ("flipped_acc_true", 1.0)):
-        sns.lineplot(noisy, x="epoch", y=y, hue="noise", palette=palette, errorbar=BAND, ax=right, legend=False,
-                     lw=lw)
+    for y, lw in (("flipped_acc_noisy", 2.0), ("flipped_acc_true", 1.0)):   # the rates' colours and dashes of the left
+        _lineplot(right, noisy, y, palette, dashes, legend=False, lw=lw)
     right.axhline(0.1, color=OKABE_ITO["grey"], lw=1, ls=":")
     right.text(noisy["epoch"].max(), 0.12, "chance 1/K", ha="right", fontsize=8, color=OKABE_ITO["grey"])
-    right.text(0.03, 0.6, "thin: predicted as\nthe true label", transform=right.transAxes, fontsize=8,
-               color=CLEAN_COLOR)
-    right.text(0.03, 0.4, "thick: predicted as the\nwrong, given label", transform=right.transAxes, fontsize=8,
-               color=FLIPPED_COLOR)
+    from matplotlib.lines import Line2D
+
+    right.legend([Line2D([], [], color=OKABE_ITO["black"], lw=2.0), Line2D([], [], color=OKABE_ITO["black"], lw=1.0)],
+                 ["thick: their wrong, given label", "thin: their true label"],
+                 title="predicted as ... (rates: styles\nas on the left)", fontsize=7, title_fontsize=7,
+                 loc="center left", bbox_to_anchor=(0.02, 0.45), framealpha=0.9)
     right.set(xlabel="epoch", ylabel="share of flipped training samples", ylim=(-0.02, 1.02),
-              title="Flipped samples: first their true class, then their wrong label")
+              title="Flipped samples: true class first, then wrong label")
     fig.suptitle(title or "Cross entropy memorises the flipped labels (mean and \u00b11 sd over seeds)")
     return fig
 
