@@ -171,3 +171,12 @@ def test_symmetric_noisy_accuracy_slope_and_bad_inputs():
         theory.clean_accuracy_from_noisy(0.5, 0.9, K)
     with pytest.raises(ValueError, match="confusion"):
         theory.noisy_accuracy(np.ones((3, 3)), np.eye(3))
+
+
+def test_clean_term_factor():
+    assert theory.clean_term_factor(0.0, 10) == 1.0
+    assert np.isclose(theory.clean_term_factor(0.8, 10), 1 / 9)
+    assert abs(theory.clean_term_factor(0.9, 10)) < 1e-12                 # (K-1)/K: no information left
+    assert theory.clean_term_factor(0.95, 10) < 0
+    with pytest.raises(ValueError, match="rate"):
+        theory.clean_term_factor(1.5, 10)
