@@ -156,6 +156,32 @@ def test_check_clean_factor(capsys):
         ex.check_clean_factor("a ninth", 0)
 
 
+def test_check_nce_gradient(capsys):
+    def formula(z, y):
+        log_p = torch.log_softmax(z, dim=1)
+        p, K = log_p.exp(), z.shape[1]
+        S = log_p.sum(dim=1, keepdim=True)
+        e_y = torch.nn.functional.one_hot(y, K).to(z.dtype)
+        return ((e_y - p) - log_p.gather(1, y[:, None]) / S * (1 - K * p)) / S
+
+    assert ex.check_nce_gradient(formula)
+    assert "Correct" in capsys.readouterr().out
+    assert not ex.check_nce_gradient(lambda z, y: torch.softmax(z, 1))     # CE's gradient without the normalizer
+    assert "Largest difference from autograd" in capsys.readouterr().out
+    assert not ex.check_nce_gradient(lambda z, y: None)
+    assert not ex.check_nce_gradient(lambda z, y: formula(z, y)[:, :3])
+    assert "one gradient row per sample" in capsys.readouterr().out
+
+
+def test_large_scale_is_the_classroom_setting_on_more_seeds():
+    from nblib.course.settings import SEEDS, SETTINGS
+
+    large, classroom = X.CONFIG["large"], X.CONFIG["classroom"]
+    assert large["setting"] == SETTINGS["classroom"]["memorise"] and large["seeds"] == SEEDS["large"]
+    assert large["conditions"] == classroom["conditions"] and large["share_epochs"] == classroom["share_epochs"]
+    assert "80 epochs" in X.describe("large") and "seeds 0, 1, 2, 3, 4" in X.describe("large")
+
+
 def test_check_nce_above_bound(capsys):
     assert ex.check_nce_above_bound([-50.0] + [0.0] * 9, label=0)   # p_y alone collapses
     assert "Correct" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from ... import losses as L
 from ... import theory
 from ..feedback import number, unanswered, verdict
 
-__all__ = ["check_clean_factor", "check_nrce_class_sum", "check_nce", "check_nce_above_bound", "check_gradient_share"]
+__all__ = ["check_clean_factor", "check_nrce_class_sum", "check_nce", "check_nce_gradient", "check_nce_above_bound", "check_gradient_share"]
 
 REL_TOL = 1e-3          # numeric answers may be rounded to about 3 significant digits
 FN_TOL = 1e-5           # a student's loss function must match nblib's to this absolute tolerance
@@ -78,27 +78,40 @@ def check_nrce_class_sum(answer, num_classes: int = 10) -> bool:
                             "RCE = A (1 - p_y); write sum_k RCE(f(x), k) and divide.")
 
 
-def check_nce(fn, num_classes: int = 10) -> bool:
-    """Exercise: ``fn(logits, targets)`` returns the per-sample NCE, shape (N,), from raw logits."""
+def _check_inputs(num_classes: int):
+    """The random logits (scale 3) and labels a student's function is tested on."""
     gen = torch.Generator().manual_seed(1)
     z = 3 * torch.randn(CHECK_SAMPLES, num_classes, generator=gen, dtype=torch.float64)
-    y = torch.randint(0, num_classes, (CHECK_SAMPLES,), generator=gen)
+    return z, torch.randint(0, num_classes, (CHECK_SAMPLES,), generator=gen)
+
+
+def _student_output(fn, z, y, shape: tuple, what: str):
+    """``fn(z, y)`` as a float64 tensor of ``shape`` (``what`` says it in words), or None with the reason
+    printed."""
     try:
         out = fn(z, y)
     except Exception as e:  # the student's code: report any error instead of raising
         print(f"Not yet. Your function raised {type(e).__name__}: {e}")
-        return False
+        return None
     if out is None:
         print("Not yet. Your function returned None: did you forget the `return`?")
-        return False
+        return None
     try:
         got = torch.as_tensor(out, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError) as e:
-        print(f"Not yet. Return a tensor of one value per sample; got {type(out).__name__} ({e})")
-        return False
-    if got.shape != (CHECK_SAMPLES,):
-        print(f"Not yet. Return one value per sample: shape ({CHECK_SAMPLES},), got {tuple(got.shape)}. "
-              "Use no mean over the batch.")
+        print(f"Not yet. Return a tensor of {what}; got {type(out).__name__} ({e})")
+        return None
+    if tuple(got.shape) != shape:
+        print(f"Not yet. Return {what}: shape {shape}, got {tuple(got.shape)}. Use no mean over the batch.")
+        return None
+    return got
+
+
+def check_nce(fn, num_classes: int = 10) -> bool:
+    """Exercise: ``fn(logits, targets)`` returns the per-sample NCE, shape (N,), from raw logits."""
+    z, y = _check_inputs(num_classes)
+    got = _student_output(fn, z, y, (CHECK_SAMPLES,), "one value per sample")
+    if got is None:
         return False
     expected = L.nce(z, y, reduction="none")
     err = float((got - expected).abs().max())
@@ -112,6 +125,27 @@ def check_nce(fn, num_classes: int = 10) -> bool:
     sums = sum(torch.as_tensor(fn(z, torch.full_like(y, k)), dtype=torch.float64) for k in range(num_classes))
     return verdict(True, f"Matches nblib.losses.nce (max difference {err:.1e}); its class sums are "
                    f"{float(sums.min()):.6f} to {float(sums.max()):.6f}, i.e. 1: NCE is symmetric.", "")
+
+
+def check_nce_gradient(fn, num_classes: int = 10) -> bool:
+    """Exercise: ``fn(logits, targets)`` returns NCE's logit gradient dNCE/dz, shape (N, K), from a
+    formula (compared with autograd through ``nblib.losses.nce``)."""
+    z, y = _check_inputs(num_classes)
+    got = _student_output(fn, z, y, (CHECK_SAMPLES, num_classes), "one gradient row per sample")
+    if got is None:
+        return False
+    zz = z.clone().requires_grad_(True)
+    expected = torch.autograd.grad(L.nce(zz, y, reduction="sum"), zz)[0]
+    err = float((got - expected).abs().max())
+    return verdict(err <= FN_TOL,
+                   f"Matches autograd (max difference {err:.1e}). With S = sum_k log p_k < 0, the first term "
+                   "(e_y - p) / S = (p - e_y) / |S| is CE's gradient, scaled down by |S|. The second, "
+                   "-NCE (1 - K p) / S, makes a descent step raise the logits of the classes above 1/K and lower "
+                   "the others: it sharpens the prediction towards whatever class it already favours (a more "
+                   "negative S lowers NCE too). When p_y is tiny, NCE is large, that class is a wrong one, and the "
+                   "second term outweighs the first: the negative cosines of section 2.",
+                   f"Largest difference from autograd: {err:.3g}. Use the quotient rule on log p_y / S with "
+                   "S = sum_k log p_k, d log p_y / dz = e_y - p and dS/dz = 1 - K p.")
 
 
 def check_gradient_share(answer, results, rate: float = 0.4, epochs=(2, 40)) -> bool:
