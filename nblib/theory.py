@@ -54,7 +54,8 @@ from .losses import loss_of_p
 __all__ = ["TRUNCATION_MIN_K", "lq_class_sum_bounds", "truncated_class_sum_bounds", "class_sum_bounds",
            "uniform_noise_bound", "class_dependent_bound", "uniform_noise_example", "noisy_accuracy",
            "symmetric_noisy_accuracy", "clean_accuracy_from_noisy", "symmetric_noisy_slope",
-           "accuracy_standard_error", "noisy_validation_error", "noisy_labels_for_equal_error", "corrected_accuracy"]
+           "accuracy_standard_error", "noisy_validation_error", "noisy_labels_for_equal_error", "corrected_accuracy",
+           "clean_term_factor"]
 
 TRUNCATION_MIN_K = 0.5   # the truncated bounds need k >= 1/2 (then at most one p_k exceeds k)
 
@@ -207,8 +208,18 @@ def symmetric_noisy_accuracy(accuracy, rate: float, num_classes: int):
     acc = np.asarray(accuracy, dtype=np.float64)
     if np.any(~np.isfinite(acc)) or np.any(acc < 0) or np.any(acc > 1):
         raise ValueError("accuracy must be in [0, 1]")
-    out = rate / (K - 1) + acc * (1 - rate * K / (K - 1))
+    out = rate / (K - 1) + acc * clean_term_factor(rate, K)
     return float(out) if out.ndim == 0 else out
+
+
+def clean_term_factor(rate: float, num_classes: int) -> float:
+    """1 - rate K/(K - 1): the factor by which symmetric noise of ``rate`` scales the clean term of
+    a symmetric loss's expected value, E L(f(x), noisy y) = (1 - rate K/(K-1)) L(f(x), y) + rate C/(K-1)
+    (Ghosh et al. 2017; C: the class sum). Positive below rate (K - 1)/K, 0 there (the noisy label
+    says nothing about the true one), negative beyond."""
+    K = check_int("num_classes", num_classes, 2)
+    check_in_range("rate", rate, 0, 1)
+    return 1 - rate * K / (K - 1)
 
 
 def clean_accuracy_from_noisy(noisy_accuracy, rate: float, num_classes: int):
@@ -217,7 +228,7 @@ def clean_accuracy_from_noisy(noisy_accuracy, rate: float, num_classes: int):
     K = check_int("num_classes", num_classes, 2)
     check_in_range("rate", rate, 0, (K - 1) / K, hi_open=True)
     acc = np.asarray(noisy_accuracy, dtype=np.float64)
-    out = (acc - rate / (K - 1)) / (1 - rate * K / (K - 1))
+    out = (acc - rate / (K - 1)) / clean_term_factor(rate, K)
     return float(out) if out.ndim == 0 else out
 
 
@@ -229,7 +240,7 @@ def symmetric_noisy_slope(rate: float, num_classes: int, include_true: bool = Fa
     (excluded) or rate < 1 (included)."""
     K = check_int("num_classes", num_classes, 2)
     check_in_range("rate", rate, 0, 1)
-    return float(1 - rate) if include_true else float(1 - rate * K / (K - 1))
+    return float(1 - rate) if include_true else clean_term_factor(rate, K)
 
 
 def accuracy_standard_error(accuracy, n: int):

@@ -145,16 +145,51 @@ def test_rate_comparison_and_the_stored_grid():
 
 # ---------------------------------------------------------------- exercise checks
 
-def test_check_mae_class_sum(capsys):
-    assert ex.check_mae_class_sum(18)
+def test_check_clean_factor(capsys):
+    assert ex.check_clean_factor(1 / 9, 0)
     assert "Correct" in capsys.readouterr().out
-    assert not ex.check_mae_class_sum(9)
+    assert not ex.check_clean_factor(0.2, 0.1)                     # 1 - eta, the unnormalized guess
     assert "Not yet" in capsys.readouterr().out
-    assert not ex.check_mae_class_sum(None)
+    assert not ex.check_clean_factor(None, 0)
     assert "No answer yet" in capsys.readouterr().out
-    with pytest.raises(TypeError, match="answer must be a number"):
-        ex.check_mae_class_sum("many")
-    assert ex.check_mae_class_sum(4, num_classes=3)
+    with pytest.raises(TypeError, match="at_08 must be a number"):
+        ex.check_clean_factor("a ninth", 0)
+
+
+def test_check_nce_gradient(capsys):
+    def formula(z, y):
+        log_p = torch.log_softmax(z, dim=1)
+        p, K = log_p.exp(), z.shape[1]
+        S = log_p.sum(dim=1, keepdim=True)
+        e_y = torch.nn.functional.one_hot(y, K).to(z.dtype)
+        return ((e_y - p) - log_p.gather(1, y[:, None]) / S * (1 - K * p)) / S
+
+    assert ex.check_nce_gradient(formula)
+    assert "Correct" in capsys.readouterr().out
+    assert not ex.check_nce_gradient(lambda z, y: torch.softmax(z, 1))     # CE's gradient without the normalizer
+    assert "Largest difference from autograd" in capsys.readouterr().out
+    assert not ex.check_nce_gradient(lambda z, y: None)
+    assert not ex.check_nce_gradient(lambda z, y: formula(z, y)[:, :3])
+    assert "one gradient row per sample" in capsys.readouterr().out
+
+
+def test_large_scale_is_the_classroom_setting_on_more_seeds():
+    from nblib.course.settings import SEEDS, SETTINGS
+
+    large, classroom = X.CONFIG["large"], X.CONFIG["classroom"]
+    assert large["setting"] == SETTINGS["classroom"]["memorise"] and large["seeds"] == SEEDS["large"]
+    assert large["conditions"] == classroom["conditions"] and large["share_epochs"] == classroom["share_epochs"]
+    assert "80 epochs" in X.describe("large") and "seeds 0, 1, 2, 3, 4" in X.describe("large")
+
+
+def test_check_nce_above_bound(capsys):
+    assert ex.check_nce_above_bound([-50.0] + [0.0] * 9, label=0)   # p_y alone collapses
+    assert "Correct" in capsys.readouterr().out
+    assert not ex.check_nce_above_bound([0.0, 50.0] + [0.0] * 8)    # confidently wrong: ~1/(K-1), not above
+    assert "Not yet" in capsys.readouterr().out
+    assert not ex.check_nce_above_bound(None)
+    with pytest.raises(ValueError, match="label must be"):
+        ex.check_nce_above_bound([0.0] * 10, label=10)
 
 
 def test_check_nrce_class_sum(capsys):
@@ -182,15 +217,6 @@ def test_check_nce(capsys):
     assert "forget the `return`" in capsys.readouterr().out
     assert not ex.check_nce(lambda z, y: "abc")
     assert "one value per sample" in capsys.readouterr().out
-
-
-def test_check_active_passive(capsys):
-    assert ex.check_active_passive(["ce", "fl", "nce", "nfl"], ["mae", "rce", "nmae", "nrce"])
-    assert not ex.check_active_passive(["ce", "fl", "nce", "rce"], ["mae", "nfl", "nmae"])
-    out = capsys.readouterr().out
-    assert "wrong group: nfl, rce" in out and "missing: nrce" in out
-    assert not ex.check_active_passive(["CE", "FL", "NCE", "NFL", "gce"], ["mae", "rce", "nmae", "nrce"])
-    assert "not part of the question: gce" in capsys.readouterr().out
 
 
 def test_check_gradient_share(capsys):

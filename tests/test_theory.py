@@ -220,3 +220,12 @@ def test_noisy_labels_for_equal_error_matches_the_clean_error():
     assert theory.noisy_labels_for_equal_error(0.93, 0.0, 10, 300) == pytest.approx(300)
     with pytest.raises(ValueError, match="clean_accuracy"):
         theory.noisy_labels_for_equal_error(1.0, 0.4, 10, 300)
+
+
+def test_clean_term_factor():
+    assert theory.clean_term_factor(0.0, 10) == 1.0
+    assert np.isclose(theory.clean_term_factor(0.8, 10), 1 / 9)
+    assert abs(theory.clean_term_factor(0.9, 10)) < 1e-12                 # (K-1)/K: no information left
+    assert theory.clean_term_factor(0.95, 10) < 0
+    with pytest.raises(ValueError, match="rate"):
+        theory.clean_term_factor(1.5, 10)

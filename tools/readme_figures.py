@@ -49,7 +49,7 @@ FIGURES = [
     Figure("03_generalized_cross_entropy", "L.figures.accuracy_vs_q_figure(hard",
            "Accuracy vs q on MNIST-1D: Lq between CE (q -> 0, memorises) and MAE (q = 1, underfits)."),
     Figure("04_normalized_losses_apl", 'seed_curves(noisy.curves("test_acc"',
-           "At 40% noise NCE alone leaves clean samples unfitted and fits flipped ones; NCE+RCE and RCE do neither "
+           "At 40% noise NCE alone leaves clean samples unfitted and fits part of the flipped ones; NCE+RCE does neither "
            "(3 seeds)."),
     Figure("05_loss_correction", "L.figures.curves_figure(",
            "Forward correction with the true T keeps its accuracy; CE and backward correction peak, then fall (3 seeds)."),

@@ -176,7 +176,8 @@ def gradient_weight_figure(logits, targets, names=("ce", "mae", "rce", "nce")):
     axes[0, 0].set_ylabel(r"$\|\nabla_z L\| \,/\, \|\nabla_z \mathrm{CE}\|$ (log scale)")
     axes[0, 0].set_title("the weight: how hard each sample pushes", fontsize=10)
     axes[0, 0].legend(fontsize=8)
-    axes[0, 1].set_ylim(-0.05, 1.05)
+    axes[0, 1].set_ylim(-0.15, 1.05)       # NCE's cosines go slightly below 0 at tiny p_y
+    axes[0, 1].axhline(0, color="grey", lw=0.8, ls=":")
     axes[0, 1].set_xlabel("$p_y$ (probability of the given label)")
     axes[0, 1].set_ylabel(r"cosine with CE's $p - e_y$")
     axes[0, 1].set_title("the direction: where it pushes", fontsize=10)
@@ -238,7 +239,8 @@ CURVE_TITLES = {"test_acc": "test accuracy", "clean_acc": "fit: correctly labell
 def seed_curves(curves, metrics, order=None, title: str | None = None, ylims=None):
     """Per-epoch curves of several runs, one panel per metric, mean over seeds with a +-1 sd band
     (seaborn lineplot). ``curves``: long DataFrame (loss, seed, epoch and the ``metrics``; e.g.
-    ``SweepResult.curves(...)``). Each loss keeps its colour and line style."""
+    ``SweepResult.curves(...)``). Each loss keeps its colour and line style; the legend sits right of
+    the last panel; ``title`` is the figure's title (the panel's, for a single panel)."""
     import seaborn as sns
 
     order = list(order) if order is not None else list(dict.fromkeys(curves["loss"]))
@@ -254,7 +256,10 @@ def seed_curves(curves, metrics, order=None, title: str | None = None, ylims=Non
     legend = axes[0, -1].get_legend()
     if legend is not None:
         legend.set_title(None)
-    if title:
+        sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False)   # off the curves
+    if title and len(metrics) == 1:
+        axes[0, 0].set_title(title, fontsize=9)      # one panel: the title replaces the panel's
+    elif title:
         fig.suptitle(title, fontsize=11)
     return fig
 
