@@ -95,9 +95,9 @@ def degenerate_anchors(P: np.ndarray, anchors: np.ndarray, T_hat: np.ndarray) ->
     when T_ii is the largest entry of row i (as for every T of ``nblib.noise`` below its warning
     threshold). A row of T_hat peaking elsewhere means either the anchor is not a sample of class i
     or T_ii is not the largest entry of row i; the check cannot tell which (it does not know T), and
-    in the second case no anchor identifies T anyway. Distinct classes have distinct anchors. And if most rows of P are one-hot (largest entry
-    >= 1 - ONE_HOT_TOL), the model is over-confident: the anchor rows are one-hot too, and T_hat is
-    the identity however noisy the labels are.
+    in the second case no anchor identifies T anyway. Distinct classes have distinct anchors. And if
+    most rows of P are one-hot (largest entry >= 1 - ONE_HOT_TOL), the model is over-confident: the
+    anchor rows are one-hot too, and T_hat is the identity however noisy the labels are.
     """
     K = P.shape[1]
     reasons = []

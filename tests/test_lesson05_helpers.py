@@ -193,9 +193,13 @@ def test_check_backward(capsys):
 
 
 def test_check_singular_eta(capsys):
-    assert ex.check_singular_eta(0.9)
-    assert ex.check_singular_eta(0.75, num_classes=4)
-    assert not ex.check_singular_eta(1.0)
+    assert ex.check_singular_eta(0.9, kind="symmetric")
+    assert ex.check_singular_eta(0.75, num_classes=4, kind="symmetric")
+    assert not ex.check_singular_eta(1.0, kind="symmetric")
+    assert ex.check_singular_eta(0.5) and not ex.check_singular_eta(0.9)            # pair map, K = 10
+    assert ex.check_singular_eta(float("inf"), num_classes=9) and not ex.check_singular_eta(0.5, num_classes=9)
+    with pytest.raises(ValueError, match="kind"):
+        ex.check_singular_eta(0.5, kind="digits")
     capsys.readouterr()
     assert not ex.check_singular_eta(None)
     assert capsys.readouterr().out.startswith("No answer yet")

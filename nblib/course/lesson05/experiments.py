@@ -28,10 +28,9 @@ from ..._checks import check_choice
 from ...train import fit_batched
 from ..settings import SCALES, SEEDS, SETTINGS, Setting
 
-__all__ = ["CONFIG", "KNOWN", "Experiment", "prepare", "column_failure_matrix", "train_known", "train_forward", "wrong_matrices",
-           "val_selected_epochs", "estimate_at", "estimation_errors", "METRICS", "per_seed", "seed_line",
-           "results_table", "curves_frame",
-           "wrong_frame", "per_sample_losses"]
+__all__ = ["CONFIG", "KNOWN", "Experiment", "prepare", "column_failure_matrix", "train_known", "train_forward",
+           "wrong_matrices", "val_selected_epochs", "estimate_at", "estimation_errors", "METRICS", "per_seed",
+           "seed_line", "results_table", "curves_frame", "wrong_frame", "per_sample_losses"]
 
 # Per scale: the setting, the digit map's rate, and the wrong T's of section 4 (name, weight w of
 # the wrong matrix in (1 - w) T + w T_wrong; w = 0 is forward(T) and the identity at w = 1 is plain

@@ -417,7 +417,8 @@ def curves_figure(curves, order=None, title: str | None = None):
 
 def estimation_error_figure(errors, val_epochs, title: str | None = None):
     """Estimation error of T-hat against the epoch of the CE model, one faint line per seed and the
-    mean (seaborn), with each seed's epoch of best noisy validation accuracy marked.
+    mean (seaborn), with each seed's epoch chosen without clean labels (best noisy validation
+    accuracy) marked; the legend does not name the rule, which the lesson's exercise asks for.
 
     ``errors``: long DataFrame with columns seed, epoch, error; ``val_epochs``: seed -> epoch.
     """
@@ -431,7 +432,7 @@ def estimation_error_figure(errors, val_epochs, title: str | None = None):
     for seed, epoch in val_epochs.items():
         row = errors[(errors["seed"] == seed) & (errors["epoch"] == epoch)]
         ax.plot(epoch, float(row["error"].iloc[0]), "o", color=VAL_COLOR, ms=7,
-                label="epoch of best noisy validation accuracy" if seed == next(iter(val_epochs)) else None)
+                label="epoch chosen without clean labels (exercise below)" if seed == next(iter(val_epochs)) else None)
     ax.set_xlabel("epoch of the CE model the anchors are read from")
     ax.set_ylabel("relative L1 error of T-hat")
     ax.set_ylim(0, None)
