@@ -9,7 +9,7 @@ dragged: every move goes to the next position of the slider. Their full matplotl
 beside them for comparison. The slider moves whose update trains a model (lesson 3's playground) are
 marked; the notebook redraws those only when the handle is released (``continuous_update=False``).
 
-    python benchmarks/bench_widgets.py [--repeats 5] [--threads 1]
+    python benchmarks/bench_widgets.py [--repeats 5] [--threads 1] [--only 05 ...]
 """
 from __future__ import annotations
 
@@ -102,9 +102,12 @@ def cases() -> dict:
     }
 
 
-def run(repeats: int = 5) -> list[dict]:
+def run(repeats: int = 5, only=None) -> list[dict]:
+    """Time every case, or only those of the lessons ``only`` (e.g. ["05"])."""
     rows = []
     for (lesson, name), (update, values) in cases().items():
+        if only and lesson not in only:
+            continue
         time_update(update, repeats=1, **values)        # warm-up: fonts, caches, lazy imports
         rows.append(dict(lesson=lesson, slider=name, ms=1000 * time_update(update, repeats=repeats, **values)))
     return rows
@@ -117,5 +120,6 @@ def report(rows) -> str:
 
 
 if __name__ == "__main__":
-    a = cli(__doc__, repeats=5, device=False)
-    print(report(run(a.repeats)))
+    a = cli(__doc__, repeats=5, device=False,
+            extra=(("--only", dict(nargs="*", help="lessons to time, e.g. 05 (default: all)")),))
+    print(report(run(a.repeats, a.only)))

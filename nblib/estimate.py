@@ -19,7 +19,8 @@ Error measure (Patrini): relative L1, sum |T_hat - T| / sum |T|.
 
 When the anchors cannot be right, ``estimate_transition`` says so with a ``RuntimeWarning`` instead of
 returning a silently wrong T_hat: two classes share an anchor (equal rows), an anchor's prediction
-favours another class (it is not a sample of its class), or the probabilities are over-confident,
+favours another label (it is not a sample of its class, or the noise makes another label more likely
+than the true one, T_ii < T_ij, and then no anchor can identify T), or the probabilities are over-confident,
 one-hot for most samples (a model that has memorised its noisy labels), so every anchor row is one-hot
 and T_hat is the identity whatever the noise.
 """
@@ -90,11 +91,13 @@ def estimate_transition(probs, percentile: float = 97.0, filter_outliers: bool =
 def degenerate_anchors(P: np.ndarray, anchors: np.ndarray, T_hat: np.ndarray) -> list[str]:
     """Why the anchors of probabilities ``P`` (N, K) cannot give a meaningful T_hat (empty: no reason).
 
-    An anchor of class i is a sample surely of class i, so (for noise that keeps each class the most
-    likely label, as every T of ``nblib.noise`` below its warning threshold does) its row peaks at i, and
-    distinct classes have distinct anchors. And if most rows of P are one-hot (largest entry
-    >= 1 - ONE_HOT_TOL), the model is over-confident: the anchor rows are one-hot too, and T_hat is
-    the identity however noisy the labels are.
+    An anchor of class i is a sample surely of class i, so its row of P is row i of T: it peaks at i
+    when T_ii is the largest entry of row i (as for every T of ``nblib.noise`` below its warning
+    threshold). A row of T_hat peaking elsewhere means either the anchor is not a sample of class i
+    or T_ii is not the largest entry of row i; the check cannot tell which (it does not know T), and
+    in the second case no anchor identifies T anyway. Distinct classes have distinct anchors. And if
+    most rows of P are one-hot (largest entry >= 1 - ONE_HOT_TOL), the model is over-confident: the
+    anchor rows are one-hot too, and T_hat is the identity however noisy the labels are.
     """
     K = P.shape[1]
     reasons = []
@@ -106,8 +109,9 @@ def degenerate_anchors(P: np.ndarray, anchors: np.ndarray, T_hat: np.ndarray) ->
     if foreign:
         shown = ", ".join(f"{i} (predicts {T_hat[i].argmax()} with p={T_hat[i].max():.2f})"
                           for i in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
-        reasons.append(f"the anchors of classes {shown} favour another class, so they are not samples of "
-                       "their own class")
+        reasons.append(f"the anchors of classes {shown} favour another label: either they are not samples "
+                       "of their class, or T_ii is not the largest entry of row i, and then no anchor can "
+                       "identify T")
     one_hot = P.max(axis=1) >= 1 - ONE_HOT_TOL
     if one_hot.mean() >= OVERCONFIDENT_SHARE and np.all(T_hat.max(axis=1) >= 1 - ONE_HOT_TOL):
         reasons.append(f"{one_hot.mean():.0%} of the rows of probs are one-hot (largest entry >= "

@@ -148,7 +148,7 @@ def test_over_confident_probabilities_warn_instead_of_a_silently_wrong_T_hat():
     """The issue's case: one-hot probabilities gave T_hat with error 2.0 (the percentile filter drops
     every confident score, so each class's anchor is a sample of another class) and no warning."""
     T = transition_matrix("symmetric", 10, 0.4)
-    with pytest.warns(RuntimeWarning, match=r"anchor points are degenerate.*share an anchor.*favour another class"
+    with pytest.warns(RuntimeWarning, match=r"anchor points are degenerate.*share an anchor.*favour another label"
                                             r".*one-hot.*over-confident.*earlier epoch.*lower percentile.*calibrat"):
         T_hat = estimate_transition(one_hot_probs())
     assert estimation_error(T_hat, T) > 1.5
@@ -160,7 +160,18 @@ def test_over_confident_probabilities_warn_instead_of_a_silently_wrong_T_hat():
 def test_an_anchor_of_another_class_warns():
     """No sample favours class 0, so its anchor (the largest p_0) is a sample of class 1."""
     P = np.array([[0.4, 0.6], [0.45, 0.55], [0.1, 0.9]])
-    with pytest.warns(RuntimeWarning, match=r"the anchors of classes 0 \(predicts 1 with p=0.55\) favour another"):
+    with pytest.warns(RuntimeWarning, match=r"the anchors of classes 0 \(predicts 1 with p=0.55\) favour another label"):
+        estimate_transition(P, filter_outliers=False)
+
+
+def test_a_row_that_favours_another_label_names_both_causes():
+    """Row 0 of T favours label 1 (T_00 = 0.4 < T_01 = 0.6): even the true anchor of class 0, whose
+    prediction is exactly row 0 of T, favours 1, so the message must not claim it is a foreign sample."""
+    T = np.array([[0.4, 0.6], [0.0, 1.0]])
+    P = T[[0, 0, 1]]                               # a perfect model: row c of T at a sample of class c
+    assert anchor_points(P, filter_outliers=False)[0] == 0              # the anchor *is* a 0
+    with pytest.warns(RuntimeWarning, match=r"classes 0 \(predicts 1 with p=0.60\) favour another label: either they "
+                                            r"are not samples of their class, or T_ii is not the largest entry of row i"):
         estimate_transition(P, filter_outliers=False)
 
 

@@ -193,9 +193,13 @@ def test_check_backward(capsys):
 
 
 def test_check_singular_eta(capsys):
-    assert ex.check_singular_eta(0.9)
-    assert ex.check_singular_eta(0.75, num_classes=4)
-    assert not ex.check_singular_eta(1.0)
+    assert ex.check_singular_eta(0.9, kind="symmetric")
+    assert ex.check_singular_eta(0.75, num_classes=4, kind="symmetric")
+    assert not ex.check_singular_eta(1.0, kind="symmetric")
+    assert ex.check_singular_eta(0.5) and not ex.check_singular_eta(0.9)            # pair map, K = 10
+    assert ex.check_singular_eta(float("inf"), num_classes=9) and not ex.check_singular_eta(0.5, num_classes=9)
+    with pytest.raises(ValueError, match="kind"):
+        ex.check_singular_eta(0.5, kind="digits")
     capsys.readouterr()
     assert not ex.check_singular_eta(None)
     assert capsys.readouterr().out.startswith("No answer yet")
@@ -214,3 +218,39 @@ def test_check_anchor_estimate(capsys):
     assert not ex.check_anchor_estimate(lambda p: np.eye(p.shape[1]))
     assert not ex.check_anchor_estimate(lambda p: np.eye(2))
     assert "must be" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- review fixes
+def test_large_scale_is_the_classroom_setting_with_more_seeds():
+    from nblib.course.settings import SEEDS
+
+    assert X.CONFIG["large"]["setting"].epochs == X.CONFIG["classroom"]["setting"].epochs == 80
+    assert X.CONFIG["large"]["setting"] == X.CONFIG["classroom"]["setting"] and len(SEEDS["large"]) == 5
+
+
+def test_per_seed_metrics_use_the_val_chosen_epoch_and_the_last_five():
+    from types import SimpleNamespace
+
+    accs = [0.5, 0.9, 0.8] + [0.7] * 4 + [0.6]
+    h = fake_history(accs, val=[0.1, 0.2, 0.9] + [0.3] * 5)           # val peaks at epoch 3, test at 2
+    exp = SimpleNamespace(histories={"ce": [h]})
+    assert X.per_seed(exp, "ce", "oracle")[0] == pytest.approx(0.9)
+    assert X.per_seed(exp, "ce", "selected")[0] == pytest.approx(0.8)
+    assert X.per_seed(exp, "ce")[0] == pytest.approx(np.mean(accs[-5:]))
+    assert X.per_seed(exp, "ce", "drop")[0] == pytest.approx(0.8 - np.mean(accs[-5:]))
+    with pytest.raises(ValueError, match="metric"):
+        X.per_seed(exp, "ce", "best")
+    assert X.seed_line([0.01, -0.02]) == "+1.0, -2.0 (mean -0.5)"
+
+
+def test_column_failure_matrix_fails_condition_2_only():
+    T = X.column_failure_matrix(K)
+    np.testing.assert_allclose(T.sum(axis=1), 1)
+    assert all(T[i].argmax() == i for i in range(K))                   # every row keeps its class most likely
+    assert T[:, 7].argmax() == 2                                       # column 7 peaks at a 2
+    y = np.repeat(np.arange(K), 5)
+    P = T[y]
+    anchors = estimate.anchor_points(P, filter_outliers=False)
+    assert y[anchors[7]] == 2 and [y[a] for i, a in enumerate(anchors) if i != 7] == [i for i in range(K) if i != 7]
+    reasons = " ".join(estimate.degenerate_anchors(P, anchors, P[anchors]))
+    assert "7 (predicts 2 with p=0.55)" in reasons and "(predicts 7" not in reasons

@@ -5,7 +5,7 @@ and returns True/False. The reference answers come from ``nblib.losses`` / ``nbl
 
 - :func:`check_forward`      a function ``my_forward(probs, T, y)`` -> per-sample -log (T^T p)_y
 - :func:`check_backward`     a function ``my_backward(probs, T, y)`` -> per-sample (T^{-1} l(p))_y
-- :func:`check_singular_eta` the eta at which the symmetric T(eta) with K classes is singular
+- :func:`check_singular_eta` the eta at which T(eta) of the pair (or symmetric) family with K classes is singular
 - :func:`check_model_choice` the epoch of each seed's CE model to read T from, chosen without clean labels
 - :func:`check_anchor_estimate` a function ``my_estimate(probs)`` -> T-hat without the outlier filter
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..._checks import check_choice
 from ..feedback import number, unanswered, verdict
 
 __all__ = ["check_forward", "check_backward", "check_singular_eta", "check_model_choice", "check_anchor_estimate",
@@ -104,19 +105,33 @@ def check_backward(fn) -> bool:
                           "Some of your values are negative: that is backward correction, not a bug.")
 
 
-def check_singular_eta(value, num_classes: int = 10) -> bool:
-    """The eta at which T(eta) = (1 - eta) I + eta/(K - 1) (11^T - I) stops being invertible."""
+SINGULAR_KINDS = ("symmetric", "pair")   # the families check_singular_eta knows
+
+
+def check_singular_eta(value, num_classes: int = 10, kind: str = "pair") -> bool:
+    """The eta at which T(eta) = (1 - eta) I + eta M stops being invertible, for M of ``kind``: "pair"
+    (i -> i+1 mod K, a cyclic shift: singular at 1/2 for even K, never for odd K: answer inf) or
+    "symmetric" (uniform over the other classes: (K - 1)/K). The truth is ``nblib.noise.singular_rate``."""
     from ...noise import singular_rate
 
-    want = singular_rate("symmetric", num_classes)
+    check_choice("kind", kind, SINGULAR_KINDS)
+    want = singular_rate(kind, num_classes)
     if unanswered(value):
         return False
-    v = number(value, "value")
-    return verdict(abs(v - want) < 1e-3,
-                   f"T(eta) has eigenvalues 1 (on the all-ones vector) and 1 - eta K/(K-1) (K-1 times); "
-                   f"the latter vanishes at eta = (K-1)/K = {want:.3f}: every row is then uniform.",
-                   "write T(eta) = a I + b 11^T and find when its smallest eigenvalue a is zero "
-                   "(11^T has eigenvalues K and 0).")
+    v = float(value) if isinstance(value, float) and np.isinf(value) else number(value, "value")   # inf: never
+    right = v == want if np.isinf(want) else abs(v - want) < 1e-3
+    if kind == "symmetric":
+        return verdict(right,
+                       f"T(eta) has eigenvalues 1 (on the all-ones vector) and 1 - eta K/(K-1) (K-1 times); "
+                       f"the latter vanishes at eta = (K-1)/K = {want:.3f}: every row is then uniform.",
+                       "write T(eta) = a I + b 11^T and find when its smallest eigenvalue a is zero "
+                       "(11^T has eigenvalues K and 0).")
+    return verdict(right,
+                   "The cyclic shift S has the K-th roots of unity as eigenvalues, so T(eta) has 1 - eta + eta w. "
+                   "Only the real root w = -1 can cancel it, at eta = 1/2; it exists only for even K (for odd K, "
+                   "T(eta) is invertible at every eta: answer float('inf')).",
+                   "the eigenvalues of the shift i -> i+1 are the K-th roots of unity w; when is 1 - eta + eta w "
+                   "zero for a real eta in (0, 1]?")
 
 
 def check_model_choice(epochs, histories) -> bool:
@@ -130,9 +145,11 @@ def check_model_choice(epochs, histories) -> bool:
         return verdict(False, "", f"give one epoch per seed ({len(histories)}), got {len(chosen)}")
     best_val = [{e for e, v in zip(h.epoch, h.val_acc) if v == max(h.val_acc)} for h in histories]
     if all(int(number(c, "epoch")) in b for c, b in zip(chosen, best_val)):
-        return verdict(True, "The epoch of the highest accuracy on the noisy validation set: with rate < 1/2 the "
-                       "true class is still each class's most likely noisy label, so the noisy accuracy is highest "
-                       "where the clean one is, and the model is not yet over-confident.")
+        return verdict(True, "The epoch of the highest accuracy on the noisy validation set. When every class's "
+                       "true label is its most likely noisy label (T_yy the largest entry of row y, as for the "
+                       "digit map at 0.4), the classifier that maximises noisy accuracy is the clean-optimal one. "
+                       "The noisy-validation curve tracks the clean one but need not peak at the same epoch "
+                       "(only 300 noisy labels).")
     if all(c == h.epoch[-1] for c, h in zip(chosen, histories)):
         return verdict(False, "", "the last epoch is the memorising, over-confident model; use h.val_acc.")
     best_test = [h.epoch[max(range(len(h.test_acc)), key=h.test_acc.__getitem__)] for h in histories]

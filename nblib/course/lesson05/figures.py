@@ -76,32 +76,38 @@ def _entry(v: float) -> str:
 class _MatrixPanel:
     """A K x K heatmap whose values a slider changes, updated in place.
 
-    Every glyph costs render time on each move, so few entries are written (the colours carry the
-    rest): on each row the diagonal and the largest off-diagonal entry, when their |value| is at
-    least ``annot_min`` (None: no numbers at all): 2 K texts, moved to their cells on each update.
+    Few entries are written (the colours carry the rest): on each row the diagonal and the largest
+    off-diagonal entry, when their |value| is at least ``annot_min`` (None: no numbers at all). The
+    numbers are a :class:`nblib.course.widgets.CellLabels` (``labels``; pass it to ``LiveFigure`` as an
+    overlay): painted from cached glyph bitmaps while a slider moves, plain texts in a static draw.
     """
 
     def __init__(self, ax, M, *, vmin: float, vmax: float, cmap: str = HEATMAP_CMAP, title: str = "",
                  xlabel: str = "noisy label j", ylabel: str = "true label i", annot_min: float | None = ANNOT_MIN):
+        from ..widgets import CellLabels
+
         self.vmin, self.vmax, self.cmap, self.annot_min = vmin, vmax, cmap, annot_min
         transition_heatmap(np.zeros_like(M), ax=ax, vmin=vmin, vmax=vmax, cmap=cmap, annot=False,
                            xlabel=xlabel, ylabel=ylabel)
         self.image = ax.images[0]
-        K = M.shape[0]
-        self.texts = ([] if annot_min is None else
-                      [ax.text(0, 0, "", ha="center", va="center", fontsize=6) for _ in range(2 * K)])
+        self.labels = None if annot_min is None else CellLabels(ax, M.shape, fontsize=6)
         self.title = ax.set_title(title, fontsize=9)
         self.set(M)
 
     @property
     def artists(self) -> list:
-        """Everything an update changes: the image, the title and the texts."""
-        return [self.image, self.title, *self.texts]
+        """Everything an update changes but the labels: the image and the title."""
+        return [self.image, self.title]
 
     @property
     def dynamic(self) -> list:
-        """The artists an update without a new title changes."""
-        return [self.image, *self.texts]
+        """The artists an update without a new title changes (the labels are an overlay)."""
+        return [self.image]
+
+    @property
+    def overlays(self) -> list:
+        """The panel's CellLabels, for ``LiveFigure(..., overlays=...)`` (none without numbers)."""
+        return [] if self.labels is None else [self.labels]
 
     def set(self, M, title: str | None = None) -> None:
         import matplotlib.pyplot as plt
@@ -109,18 +115,17 @@ class _MatrixPanel:
         self.image.set_data(np.clip(M, self.vmin, self.vmax))
         if title is not None:
             self.title.set_text(title)
-        if not self.texts:
+        if self.labels is None:
             return
         K = len(M)
         shade = plt.get_cmap(self.cmap)((np.clip(M, self.vmin, self.vmax) - self.vmin) / (self.vmax - self.vmin))
         dark = shade[..., :3] @ (0.299, 0.587, 0.114) < 0.5
         largest_off = (np.abs(M) - np.diag(np.full(K, np.inf))).argmax(axis=1)
-        cells = [(i, i) for i in range(K)] + [(i, int(largest_off[i])) for i in range(K)]
-        for k, (t, (i, j)) in enumerate(zip(self.texts, cells)):
-            v = M[i, j]
-            t.set_position((j, i))
-            t.set_text(_entry(v) if abs(v) >= self.annot_min * (1 if k < K else OFF_ANNOT_FACTOR) else "")
-            t.set_color("white" if dark[i, j] else "black")
+        text = np.full(M.shape, "", dtype=object)
+        for k, (i, j) in enumerate([(i, i) for i in range(K)] + [(i, int(largest_off[i])) for i in range(K)]):
+            if abs(M[i, j]) >= self.annot_min * (1 if k < K else OFF_ANNOT_FACTOR):
+                text[i, j] = _entry(M[i, j])
+        self.labels.set(text, np.where(dark, "white", "black"))
 
 
 # ----------------------------------------------------------------------------- 1. the binary toy
@@ -243,7 +248,8 @@ class ConditioningExplorer:
         a3.semilogy(etas, conds, color="black", label="cond(T)")
         a3.semilogy(etas, spread, color=loss_style("backward")["color"], label="std of backward losses")
         a3.axhline(losses.MAX_COND, color=FLIPPED_COLOR, ls="--", lw=1)
-        a3.text(0.02, losses.MAX_COND * 1.6, f"float32 limit: backward refuses cond > {losses.MAX_COND:.2g}",
+        a3.text(0.02, losses.MAX_COND * 1.6,
+                f"nblib refuses backward beyond cond {losses.MAX_COND:.2g} (1% float32 error)",
                 fontsize=7, color=FLIPPED_COLOR, transform=a3.get_yaxis_transform())
         a3.axvline(self.eta_star, color="grey", ls=":")
         a3.set_xlim(0, self.eta_star * 1.02)
@@ -356,7 +362,8 @@ class EstimationExplorer:
         self.mark = a3.axvline(1, color="black", lw=1.5)
         a3.set_title("which CE model to read T from?", fontsize=9)
         self.suptitle = self.fig.text(0.01, 0.93, "", fontsize=10)
-        self.live = LiveFigure(self.fig, [*self.hat.dynamic, *self.diff.dynamic, self.mark, self.suptitle], self._move)
+        self.live = LiveFigure(self.fig, [*self.hat.dynamic, *self.diff.dynamic, self.mark, self.suptitle], self._move,
+                               overlays=[*self.hat.overlays, *self.diff.overlays])
 
     def estimate(self, epoch: int, percentile: float = 97.0, filter_outliers: bool = True):
         """(T-hat, reasons): the estimate from the model after ``epoch`` (1-based), and why its
@@ -417,7 +424,8 @@ def curves_figure(curves, order=None, title: str | None = None):
 
 def estimation_error_figure(errors, val_epochs, title: str | None = None):
     """Estimation error of T-hat against the epoch of the CE model, one faint line per seed and the
-    mean (seaborn), with each seed's epoch of best noisy validation accuracy marked.
+    mean (seaborn), with each seed's epoch chosen without clean labels (best noisy validation
+    accuracy) marked; the legend does not name the rule, which the lesson's exercise asks for.
 
     ``errors``: long DataFrame with columns seed, epoch, error; ``val_epochs``: seed -> epoch.
     """
@@ -431,7 +439,7 @@ def estimation_error_figure(errors, val_epochs, title: str | None = None):
     for seed, epoch in val_epochs.items():
         row = errors[(errors["seed"] == seed) & (errors["epoch"] == epoch)]
         ax.plot(epoch, float(row["error"].iloc[0]), "o", color=VAL_COLOR, ms=7,
-                label="epoch of best noisy validation accuracy" if seed == next(iter(val_epochs)) else None)
+                label="epoch chosen without clean labels (exercise below)" if seed == next(iter(val_epochs)) else None)
     ax.set_xlabel("epoch of the CE model the anchors are read from")
     ax.set_ylabel("relative L1 error of T-hat")
     ax.set_ylim(0, None)
