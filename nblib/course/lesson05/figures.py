@@ -19,6 +19,9 @@ Sliders (each a :class:`~nblib.course.widgets.LiveFigure`, built once, redrawn i
 Statistics over seeds (seaborn, mean with a +-1 sd band or error bars): :func:`curves_figure`,
 :func:`estimation_error_figure`, :func:`wrong_t_figure`; and :func:`loss_distribution_figure`
 (per-sample training losses of trained models).
+
+Why one file of ~500 lines: it is the lesson's every figure and slider, in the lesson's order; the
+three explorers share the conditioning and estimation drawing helpers defined here.
 """
 from __future__ import annotations
 
