@@ -21,7 +21,7 @@ Statistics over seeds (seaborn, mean with a +-1 sd band or error bars): :func:`c
 (per-sample training losses of trained models).
 
 Why one file of ~500 lines: it is the lesson's every figure and slider, in the lesson's order; the
-three explorers share the conditioning and estimation drawing helpers defined here.
+conditioning and estimation explorers share its matrix panel (``_MatrixPanel``).
 """
 from __future__ import annotations
 
