@@ -70,8 +70,10 @@ LIMIT_QS = (0.1, 1e-2, 1e-3, 1e-4, 1e-6)
 BOUND_QS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 ONE_HOT_LOGIT = 1000.0                # a logit gap that makes a prediction one-hot in float64 (e^-1000 = 0)
 PLAYGROUND_LOSSES = ("ce", "mae", "gce", "tgce")
-# About a second of CPU per training: long enough for CE to carve islands around flipped points.
-PLAYGROUND = dict(variant="blobs", num_classes=3, n_train=300, n_test=500, epochs=150, batch_size=64,
+# Under a second of CPU per training (450 Adam steps; batch 100 instead of 64 halved the wait to
+# ~0.6-0.9 s on the course's CPU, seeds 0-2): long enough for CE to carve islands around flipped points
+# (it fits 10-17 % of them, GCE q=0.7 and MAE 0-7 %).
+PLAYGROUND = dict(variant="blobs", num_classes=3, n_train=300, n_test=500, epochs=150, batch_size=100,
                   lr=1e-2, hidden=(64, 64))
 
 
