@@ -42,8 +42,9 @@ def test_properties_and_conditions_say_what_the_theorems_need():
     cond = A.conditions_table(mats)
     theorem = lambda text: cond.xs(text, level="theorem").iloc[0].tolist()  # noqa: E731
     assert theorem(f"{A.TOLERANT} under symmetric noise") == ["no", "no", "no", "yes", "no"]
-    class_conditional = cond.xs(f"{A.TOLERANT} under class-conditional noise", level="theorem")
+    class_conditional = cond.xs(f"{A.TOLERANT_CC} under class-conditional noise", level="theorem")
     assert class_conditional.index[0][-1] == A.T_PART and "R(f*) = 0" in A.T_PART     # every condition is named
+    assert "C/(K-1)" in A.T_PART and "NCE" not in A.TOLERANT_CC.split(":")[0]          # the bound on the loss too
     assert theorem(A.PARTIAL) == ["bound only"] * 5
     assert theorem("forward correction: consistent; anchor-point T-hat") == ["no (part 2)"] * 3 + ["yes (drawn so)"] * 2
 

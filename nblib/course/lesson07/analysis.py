@@ -55,15 +55,19 @@ def properties_table(matrices: dict) -> pd.DataFrame:
 HUMAN_PREFIX = "CIFAR-"      # comparison_matrices' names of the matrices measured from annotators
 CLASS_CONDITIONAL = {True: "no (part 2)", False: "yes (drawn so)"}   # human vs synthetic noise
 TOLERANT = "MAE, NCE, RCE, NCE+RCE: tolerant"
+# the class-conditional theorems also bound the loss, 0 <= L <= C/(K-1): MAE and RCE meet it, NCE not
+# everywhere (it tends to 1 when p_y alone collapses; lesson 4), so NCE and NCE+RCE only where it holds
+TOLERANT_CC = "MAE, RCE: tolerant (NCE, NCE+RCE: only where L <= C/(K-1))"
 PARTIAL = "GCE (q<1), SCE: bounded / partial, no tolerance theorem"
-T_PART = "T_ii > T_ij (in T), class-conditional noise (no, part 2), R(f*) = 0 (not in T)"
+T_PART = ("T_ii > T_ij (in T), class-conditional noise (no, part 2), 0 <= L <= C/(K-1) (the loss), "
+          "R(f*) = 0 (not in T)")
 
 # (lessons, theorem, what it needs, how a matrix's column is filled): the papers' theorems (Ghosh et
 # al. 2017 Thm 1-2, Zhang & Sabuncu 2018, Wang et al. 2019, Ma et al. 2020 Thm 1-2, Patrini et al.
 # 2017) with every condition; only the parts about T can be read from a matrix.
 CONDITIONS = (
     ("2, 4", f"{TOLERANT} under symmetric noise", "uniform off-diagonals, rate < (K-1)/K", "symmetric"),
-    ("2, 4", f"{TOLERANT} under class-conditional noise", T_PART, "dominant"),
+    ("2, 4", f"{TOLERANT_CC} under class-conditional noise", T_PART, "dominant"),
     ("3, 4", PARTIAL, "the same conditions; GCE: a bound on the risk, SCE: only its RCE term", "bound"),
     ("5", "backward correction: unbiased", "T invertible, class-conditional noise", "invertible"),
     ("5", "forward correction: consistent; anchor-point T-hat", "class-conditional noise: P(y~|y,x) = P(y~|y)",
