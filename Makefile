@@ -124,9 +124,10 @@ stamp: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-# re-execute every lesson in place (stored outputs match the code again) and time it
+# re-execute every lesson in place (stored outputs match the code again) and time it: every model
+# trained afresh (lesson cache off), every claim checked strictly
 execute: $(STAMP)
-	$(BIN)/python benchmarks/bench_notebooks.py --inplace
+	$(STRICT) NBLIB_LESSON_CACHE=off $(BIN)/python benchmarks/bench_notebooks.py --inplace
 
 # the stored sweep results lessons 3 and 6 load (data/results/; computes only the missing runs), and their
 # bundles data/results/<grid>.json.gz (the package ships those; a test checks they match the folders)

@@ -12,6 +12,7 @@ of the whole course).
 from __future__ import annotations
 
 import datetime
+import os
 import time
 
 from _common import RESULTS, ROOT, cli, machine, md_table
@@ -59,8 +60,12 @@ def report(rows) -> str:
 
 
 def write(rows, path=RESULTS / "notebook_times.md") -> str:
-    text = (f"# Notebook execution times\n\nEach notebook executed top to bottom in a fresh kernel (torch's "
-            f"default threads) by `python benchmarks/bench_notebooks.py` (run by `make bench` and `make execute`), "
+    cache = os.environ.get("NBLIB_LESSON_CACHE", "on (runs trained before are read back)")
+    strict = os.environ.get("NBLIB_STRICT_CLAIMS", "") == "1"
+    text = (f"# Notebook execution times\n\nEach notebook executed top to bottom in a fresh kernel (each lesson "
+            f"sets one torch thread in its set-up cell; lesson cache: {cache}; claims "
+            f"{'checked strictly' if strict else 'printed'}) by `python benchmarks/bench_notebooks.py` "
+            f"(run by `make bench` and `make execute`), "
             f"finished {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC: {machine()} "
             f"(the load average is of the minute before the end; the kernels themselves load 1-2 cores).\n\n"
             f"{report(rows)}\n")
