@@ -230,3 +230,22 @@ def test_check_gradient_share(capsys):
         ex.check_gradient_share("ce", res)
     with pytest.raises(ValueError, match="losses of this experiment"):
         ex.check_gradient_share({"gce"}, res)
+
+
+def test_loss_scale_check_judges_answers_on_given_runs(capsys):
+    f = X.LOSS_SCALE["factor"]
+    runs = {("adam", 1.0): 0.85, ("adam", f): 0.853, ("sgd", 1.0): 0.19, ("sgd", f): 0.82}
+    assert ex.check_loss_scale("same", "different", runs=runs)
+    assert not ex.check_loss_scale("different", "different", runs=runs)
+    assert not ex.check_loss_scale(None, "same", runs=runs)
+    assert "No answer yet" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="adam must be one of"):
+        ex.check_loss_scale("yes", "same", runs=runs)
+
+
+def test_adam_ignores_a_constant_loss_factor_and_sgd_does_not():
+    """The experiment behind exercise 7 (four 5-epoch digits MLPs): a claim with a margin, not a number."""
+    runs = X.loss_scale_runs(device="cpu")
+    f = X.LOSS_SCALE["factor"]
+    assert abs(runs[("adam", f)] - runs[("adam", 1.0)]) < ex.SAME_POINTS
+    assert abs(runs[("sgd", f)] - runs[("sgd", 1.0)]) > ex.DIFFERENT_POINTS

@@ -13,7 +13,8 @@ from ... import losses as L
 from ... import theory
 from ..feedback import number, unanswered, verdict
 
-__all__ = ["check_clean_factor", "check_nrce_class_sum", "check_nce", "check_nce_gradient", "check_nce_above_bound", "check_gradient_share"]
+__all__ = ["check_clean_factor", "check_nrce_class_sum", "check_nce", "check_nce_gradient", "check_nce_above_bound", "check_gradient_share",
+           "check_loss_scale"]
 
 REL_TOL = 1e-3          # numeric answers may be rounded to about 3 significant digits
 FN_TOL = 1e-5           # a student's loss function must match nblib's to this absolute tolerance
@@ -172,3 +173,40 @@ def check_gradient_share(answer, results, rate: float = 0.4, epochs=(2, 40)) -> 
                        "on the samples it has fitted, so what is left goes to the ones it has not: mostly flipped.")
     return verdict(False, "", f"{sorted(chosen)} is not it. Think of each loss's weight w(p_y) and of which samples "
                    "have a small p_y during training; the gradient-share curves show the answer.")
+
+
+SCALE_ANSWERS = ("same", "different")   # exercise 7: does NCE x factor train to a different test accuracy?
+SAME_POINTS, DIFFERENT_POINTS = 0.05, 0.20   # |gap| below: "same"; above: "different" (measured: <= 0.006 / >= 0.44)
+
+
+def _scale_verdict(gap: float) -> str:
+    return "same" if gap < SAME_POINTS else "different" if gap > DIFFERENT_POINTS else "unclear"
+
+
+def check_loss_scale(adam, sgd, runs=None, device=None) -> bool:
+    """Exercise 7: does training NCE x factor instead of NCE end at a clearly different test accuracy,
+    with Adam and with SGD? Answers "same" or "different". The check trains the four models
+    (:func:`experiments.loss_scale_runs`, a few seconds; or pass its result as ``runs``) and prints them."""
+    if unanswered(adam, sgd):
+        return False
+    for name, answer in (("adam", adam), ("sgd", sgd)):
+        if answer not in SCALE_ANSWERS:
+            raise ValueError(f"{name} must be one of {SCALE_ANSWERS}, got {answer!r}")
+    from .experiments import LOSS_SCALE, loss_scale_runs
+
+    runs = loss_scale_runs(device=device) if runs is None else runs
+    f = float(LOSS_SCALE["factor"])
+    measured = {}
+    for opt in ("adam", "sgd"):
+        gap = abs(runs[(opt, f)] - runs[(opt, 1.0)])
+        measured[opt] = _scale_verdict(gap)
+        print(f"{opt}: test accuracy {100 * runs[(opt, 1.0)]:.1f}% with NCE, {100 * runs[(opt, f)]:.1f}% with "
+              f"NCE x {f:g} ({measured[opt]})")
+    return verdict(adam == measured["adam"] == "same" and sgd == measured["sgd"] == "different",
+                   "Adam divides each parameter's step by the running root mean square of its gradient, so a "
+                   "constant factor cancels (up to its small epsilon and rounding): the size of a loss does not "
+                   "matter, only how its gradient is shared between samples and parameters. SGD's step is the "
+                   "learning rate times the gradient, so NCE x 50 is NCE with a 50 times larger learning rate: "
+                   "NCE's small gradient is why it underfits under SGD (Ma et al.), not under Adam.",
+                   "compare the printed accuracies, then ask what each optimizer's step is made of: SGD's is "
+                   "lr x gradient; Adam's is lr x (running mean of the gradient) / (running RMS of the gradient).")
