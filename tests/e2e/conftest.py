@@ -343,6 +343,8 @@ def pytest_terminal_summary(terminalreporter):
                       f"cell shown in {present.get('first_cell_s')} s, whole page with its sliders in "
                       f"{present.get('rendered_s')} s; code shown: {present.get('code_shown')}; kernel: "
                       f"{present.get('kernel')}")
+        for stall in present.get("stalls", []):
+            tr.write_line(f"    stall (a first one gets a fresh page): {stall}")
         s = present.get("slider")
         if s:
             tr.write_line(f"    slider '{s['description']}': {s['readout_before']} -> {s['readout_after']}; "

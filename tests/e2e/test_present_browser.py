@@ -20,8 +20,12 @@ from pathlib import Path
 from test_lab_browser import KEY_PRESSES, POLL_S, SLIDER_HANDLES, SLIDER_TIMEOUT_S, TRACEBACK, WIDGET_ERRORS
 
 ROOT = Path(__file__).resolve().parents[2]
-PRESENTED_LESSON = ROOT / "notebooks" / "05_loss_correction.ipynb"  # the cheapest lesson with sliders (~25 s)
-RENDER_TIMEOUT_S = float(os.environ.get("E2E_PRESENT_TIMEOUT", 600))  # the whole lesson run by Voila
+PRESENTED_LESSON = ROOT / "notebooks" / "05_loss_correction.ipynb"  # a lesson with sliders (~45 s in Voila)
+RENDER_TIMEOUT_S = float(os.environ.get("E2E_PRESENT_TIMEOUT", 300))  # the whole lesson run by Voila (~50 s)
+# Voila 0.5 can stall a page for good at a widget cell while the machine is loaded (seen once in CI:
+# 8 of 47 cells after 600 s; upstream: voila-dashboards/voila#1395, #1428). A stalled page gets one
+# fresh page (a new kernel); the stall is recorded in the report, and a second stall fails the test.
+RENDER_ATTEMPTS = 2
 MIN_CODE_LINE = 12  # shorter code lines ("plt.show()") may well appear in the prose
 
 # how far the page is: cells shown, slider handles, whether Voila's "Executing i of n" is still there
@@ -106,8 +110,16 @@ def test_a_lesson_is_presented_without_code_and_with_live_sliders(voila_server, 
     page, record = fresh_page, e2e_report["present"]
     nb = json.loads(PRESENTED_LESSON.read_text(encoding="utf-8"))
     try:
-        page.goto(f"{voila_server.url}/?token={voila_server.token}", wait_until="commit", timeout=120_000)
-        _wait_rendered(page, len(nb["cells"]), record)
+        for attempt in range(1, RENDER_ATTEMPTS + 1):
+            page.goto(f"{voila_server.url}/?token={voila_server.token}", wait_until="commit", timeout=120_000)
+            try:
+                _wait_rendered(page, len(nb["cells"]), record)
+                break
+            except TimeoutError as stall:
+                record.setdefault("stalls", []).append(str(stall))
+                record.pop("first_cell_s", None)
+                if attempt == RENDER_ATTEMPTS:
+                    raise
         page.screenshot(path=str(e2e_output / "present-page.png"))
 
         body = page.inner_text("body")
